@@ -1,0 +1,39 @@
+// The line protocol between the runner (guest or direct) and the host parser.
+// Control lines are "OMX " + one JSON object; everything between a
+// suite-begin and its suite-end is that suite's TAP, verbatim.
+import type { ProfileName } from './profiles.js';
+
+export const CONTROL_PREFIX = 'OMX ';
+
+export type RunnerEvent =
+  | { event: 'start'; kernel: string; machine: string; uptime: number; runner: string }
+  | { event: 'profile'; name: ProfileName; supported: boolean; evidence: string }
+  | { event: 'suite-begin'; suite: string }
+  | { event: 'stderr'; suite: string; line: string }
+  | { event: 'suite-end'; suite: string; exit: number | null; signal: string | null; seconds: number; timedOut: boolean }
+  | { event: 'end'; exit: number; uptime: number };
+
+export function encodeEvent(e: RunnerEvent): string {
+  return CONTROL_PREFIX + JSON.stringify(e);
+}
+
+/** Parse a control line; null when the line is not one (or is mangled). */
+export function decodeEvent(line: string): RunnerEvent | null {
+  const at = line.indexOf(CONTROL_PREFIX + '{');
+  if (at < 0) return null;
+  try {
+    const e = JSON.parse(line.slice(at + CONTROL_PREFIX.length)) as RunnerEvent;
+    return typeof e.event === 'string' ? e : null;
+  } catch {
+    return null;
+  }
+}
+
+/** What the host hands the runner (written as /omx/run.json in the guest). */
+export interface RunConfig {
+  suites: string[];
+  expect: string[];
+  suiteTimeoutSec: number;
+  /** '-' for stdout, else a device or file path (the guest uses /dev/ttyS1). */
+  output: string;
+}

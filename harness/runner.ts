@@ -1,0 +1,104 @@
+// The runner: probes the ABI profiles, runs each suite in its own node
+// process (a crash or hang stays contained), forwards the TAP framed by
+// control lines, and ends with the sentinel `end` event. Same code in the
+// guest (/init starts it) and in direct mode.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { machine, release } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { probeAll } from './profiles.js';
+import { encodeEvent, type RunConfig, type RunnerEvent } from './protocol.js';
+import * as sys from './sys.js';
+
+function uptime(): number {
+  try {
+    return Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  } catch {
+    return -1;
+  }
+}
+
+class Output {
+  constructor(private readonly fd: number) {}
+  line(text: string): void {
+    writeSync(this.fd, text + '\n');
+  }
+  event(e: RunnerEvent): void {
+    this.line(encodeEvent(e));
+  }
+}
+
+function suitePath(id: string): string {
+  return fileURLToPath(new URL(`./suites/${id}.js`, import.meta.url));
+}
+
+function forwardLines(stream: NodeJS.ReadableStream, onLine: (l: string) => void): () => void {
+  let pending = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const l of lines) onLine(l);
+  });
+  return () => {
+    if (pending) onLine(pending);
+    pending = '';
+  };
+}
+
+function runSuite(id: string, cfg: RunConfig, out: Output): Promise<number> {
+  out.event({ event: 'suite-begin', suite: id });
+  const started = process.hrtime.bigint();
+  const child = spawn(process.execPath, [suitePath(id)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, OMAYEXEC_EXPECT: cfg.expect.join(','), TAP_COLOR: '0', NO_COLOR: '1' },
+  });
+  const flushOut = forwardLines(child.stdout, (l) => out.line(l));
+  const flushErr = forwardLines(child.stderr, (l) => out.event({ event: 'stderr', suite: id, line: l }));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, cfg.suiteTimeoutSec * 1000);
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      flushOut();
+      flushErr();
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      out.event({ event: 'suite-end', suite: id, exit: code, signal, seconds, timedOut });
+      // kselftest exit codes: 0 pass, 4 skip; anything else (or a signal) fails.
+      resolve(timedOut || signal ? 1 : code === 0 || code === 4 ? 0 : 1);
+    });
+  });
+}
+
+async function main(): Promise<number> {
+  const cfgPath = process.argv[2];
+  if (!cfgPath) {
+    console.error('usage: runner.js RUN_CONFIG.json');
+    return 2;
+  }
+  const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as RunConfig;
+  const fd = cfg.output === '-' ? 1 : openSync(cfg.output, 'w');
+  const out = new Output(fd);
+  out.event({ event: 'start', kernel: release(), machine: machine(), uptime: uptime(), runner: process.version });
+  for (const p of probeAll()) out.event({ event: 'profile', ...p });
+  let worst = 0;
+  for (const id of cfg.suites) worst = Math.max(worst, await runSuite(id, cfg, out));
+  out.event({ event: 'end', exit: worst, uptime: uptime() });
+  if (fd !== 1) {
+    sys.tcdrain(fd);
+    closeSync(fd);
+  }
+  return worst;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    console.error(`runner: ${e.message}`);
+    process.exit(6);
+  },
+);

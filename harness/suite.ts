@@ -1,0 +1,56 @@
+// What every suite stands on: the profile gate (SKIP or, when the user
+// declared the profile required, FAIL), the root check, and one assertion
+// shape so every case reports expected and actual by name.
+import t from 'tap';
+import { probe, type ProfileName } from './profiles.js';
+
+export { t };
+
+/** Profiles the user declared required (--expect), passed down by the runner. */
+export function requiredProfiles(): Set<string> {
+  return new Set((process.env.OMAYEXEC_EXPECT ?? '').split(',').filter(Boolean));
+}
+
+export interface SuiteGate {
+  /** ABI profile the suite verifies; absent means it runs on any kernel. */
+  profile?: ProfileName;
+  needsRoot?: boolean;
+}
+
+/**
+ * Decide whether the suite runs. When it cannot, prints the whole suite's
+ * TAP (a SKIP plan, or one failing case when the profile was required) and
+ * returns false.
+ */
+export function gate(spec: SuiteGate): boolean {
+  if (spec.needsRoot && process.getuid?.() !== 0) {
+    t.plan(0, 'SKIP needs root (euid 0)');
+    return false;
+  }
+  if (!spec.profile) return true;
+  const result = probe(spec.profile);
+  if (result.supported) return true;
+  if (requiredProfiles().has(spec.profile)) {
+    t.fail(`profile ${spec.profile} is required (--expect) but absent`, {
+      expected: 'supported',
+      actual: result.evidence,
+      ...quiet,
+    });
+    return false;
+  }
+  t.plan(0, `SKIP ${result.evidence}`);
+  return false;
+}
+
+/** Suppress tap's stack and source diagnostics: they describe the suite, not the kernel. */
+// null (not undefined) is what makes tap drop them; its types only allow strings.
+const quiet = { stack: null, at: null, source: null } as unknown as Record<string, string>;
+
+/** One case: the name states the whole case and ends with "-> EXPECTED". */
+export function expectOutcome(name: string, actual: string, expected: string): boolean {
+  return t.equal(actual, expected, `${name} -> ${expected}`, { expected, actual, ...quiet });
+}
+
+export function skipCase(name: string, expected: string, reason: string): void {
+  t.pass(`${name} -> ${expected}`, { skip: reason });
+}
