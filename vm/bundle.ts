@@ -3,7 +3,7 @@
 // module graph: ~0.18 s vs ~0.39 s on the host, more under emulation), and
 // compile the static C helpers. Output: dist/guest/, the tree that is copied
 // as-is into the guest (/omx) and into `pack` bundles.
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -31,6 +31,19 @@ export function listSuiteSources(): { id: string; area: string; file: string }[]
 // esbuild's ESM output needs a require() for tap's CommonJS dependencies.
 const banner = "import { createRequire as __omxRequire } from 'node:module'; const require = __omxRequire(import.meta.url);";
 
+// tcompare loads react-element-to-jsx-string at start-up through a
+// createRequire esbuild cannot see; suites never compare React elements, so
+// that module is replaced by a plain formatter.
+const noReactFormatter: Plugin = {
+  name: 'no-react-formatter',
+  setup(b) {
+    b.onLoad({ filter: /tcompare[\\/]dist[\\/]esm[\\/]react-element-to-jsx-string\.js$/ }, () => ({
+      contents: 'export default (element) => String(element);',
+      loader: 'js',
+    }));
+  },
+};
+
 async function bundle(entry: string, outfile: string): Promise<void> {
   await build({
     entryPoints: [entry],
@@ -42,6 +55,7 @@ async function bundle(entry: string, outfile: string): Promise<void> {
     external: ['koffi'],
     banner: { js: banner },
     logLevel: 'warning',
+    plugins: [noReactFormatter],
   });
 }
 

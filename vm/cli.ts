@@ -1,0 +1,162 @@
+// The command line: run, kernel build, pack, compare... Bad input gets one
+// clear line and exit 2; harness failures exit 6; never a stack trace.
+import { parseArgs } from 'node:util';
+import { isProfileName, PROFILE_NAMES } from '../harness/profiles.js';
+import { DEBIAN_SERIES, fetchDebianKernel, type DebianSeries } from './debian.js';
+import { HarnessError } from './initramfs.js';
+import { BadInputError } from './kernel-image.js';
+import { QemuMissingError } from './qemu.js';
+import { Progress, type Verbosity } from './progress.js';
+import { availableSuites, runDirect, runInVm, type RunOptions } from './run.js';
+import { EXIT_BAD_INPUT } from './verdict.js';
+
+const USAGE = `usage: omayexec-conformance <command> [options]
+
+commands:
+  run [--kernel PATH | --debian 6.1|6.12 | --reference 6.1|6.12 | --direct]
+      [--suite NAME]... [--expect PROFILE]... [--quiet | --verbose]
+      [--boot-timeout S] [--suite-timeout S] [--run-timeout S] [--append ARGS]
+      With no kernel option: the reference kernel 6.1 (built once, then cached).
+  kernel build --series 6.1|6.12 [--source DIR] [--patches omayexec-v7|none]
+
+exit status of run: 0 conformant, 1 a case failed, 2 bad usage or input,
+3 kernel panic/oops, 4 nothing verifiable, 5 timeout, 6 boot failure or harness error`;
+
+class UsageError extends BadInputError {}
+
+interface KernelBuilder {
+  buildKernel(o: { series: '6.1' | '6.12'; patches: 'omayexec-v7' | 'none'; log?: (l: string) => void }): Promise<{ image: string; key: string }>;
+  kernelBuildCommand(argv: string[]): Promise<number>;
+}
+
+/** The reference-kernel recipe, loaded only by the commands that build. */
+async function kernelBuilder(): Promise<KernelBuilder> {
+  const path = './kernel/build.js';
+  return (await import(path)) as KernelBuilder;
+}
+
+function oneOf<T extends string>(what: string, value: string, valid: readonly T[]): T {
+  if (!(valid as readonly string[]).includes(value)) throw new UsageError(`unknown ${what} '${value}'; valid: ${valid.join(', ')}`);
+  return value as T;
+}
+
+function seconds(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} takes a positive number of seconds, not '${v}'`);
+  return n;
+}
+
+async function runCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      kernel: { type: 'string' },
+      debian: { type: 'string' },
+      reference: { type: 'string' },
+      direct: { type: 'boolean' },
+      suite: { type: 'string', multiple: true },
+      expect: { type: 'string', multiple: true },
+      quiet: { type: 'boolean' },
+      verbose: { type: 'boolean' },
+      'boot-timeout': { type: 'string' },
+      'suite-timeout': { type: 'string' },
+      'run-timeout': { type: 'string' },
+      append: { type: 'string' },
+    },
+  });
+  const chosen = ['kernel', 'debian', 'reference', 'direct'].filter((k) => values[k as keyof typeof values] !== undefined);
+  if (chosen.length > 1) throw new UsageError(`choose one of --${chosen.join(', --')}`);
+  const suites = availableSuites();
+  if (!suites.length) throw new HarnessError('no compiled suites found: run npm run build');
+  const wanted = (values.suite ?? suites).map((s) => oneOf('suite', s, suites));
+  const expect = (values.expect ?? []).map((p) => {
+    if (!isProfileName(p)) throw new UsageError(`unknown profile '${p}'; valid: ${PROFILE_NAMES.join(', ')}`);
+    return p;
+  });
+  const verbosity: Verbosity = values.quiet ? 'quiet' : values.verbose ? 'verbose' : 'normal';
+  const progress = new Progress(verbosity);
+  const o: RunOptions = {
+    suites: wanted,
+    expect,
+    kernelSource: '',
+    progress,
+    appendExtra: values.append,
+    bootTimeoutSec: seconds('boot-timeout', values['boot-timeout']),
+    suiteTimeoutSec: seconds('suite-timeout', values['suite-timeout']),
+    runTimeoutSec: seconds('run-timeout', values['run-timeout']),
+  };
+  if (values.direct) {
+    if (process.getuid?.() !== 0) throw new UsageError('run --direct needs root (it mounts tmpfs, makes device nodes and sets sysctls); try sudo');
+    o.direct = true;
+    o.kernelSource = 'direct';
+  } else if (values.kernel !== undefined) {
+    o.kernelPath = values.kernel;
+    o.kernelSource = `file ${values.kernel}`;
+  } else if (values.debian !== undefined) {
+    const series = oneOf('Debian series', values.debian, DEBIAN_SERIES) as DebianSeries;
+    progress.phase(`kernel: Debian ${series} cloud (apt-get download, cached)`);
+    const k = fetchDebianKernel(series, (l) => progress.info(l));
+    o.kernelPath = k.image;
+    o.modules = k.modules;
+    o.kernelSource = `debian ${k.package} ${k.version}`;
+  } else {
+    const series = oneOf('reference series', values.reference ?? '6.1', ['6.1', '6.12'] as const);
+    progress.phase(`kernel: reference ${series} with the omayexec-v7 patches (built once, then cached)`);
+    const { buildKernel } = await kernelBuilder();
+    const k = await buildKernel({ series, patches: 'omayexec-v7', log: (l: string) => progress.info(l) });
+    o.kernelPath = k.image;
+    o.kernelSource = `reference ${series} omayexec-v7 (key ${k.key})`;
+  }
+  const { record, dir } = o.direct ? await runDirect(o) : await runInVm(o);
+  const t = record.totals;
+  const out = [
+    `verdict: ${record.verdict} (exit ${record.exitCode}) — ${record.why}`,
+    `kernel: ${record.kernel.release ?? '?'} [${record.kernel.source}]`,
+    ...record.profiles.map((p) => `profile ${p.name}: ${p.supported ? 'supported' : 'absent'}${p.required ? ' (required)' : ''} — ${p.evidence}`),
+    `cases: ${t.pass + t.fail + t.skip + t.error} executed: ${t.pass} passed, ${t.fail} failed, ${t.skip} skipped, ${t.error} errors`,
+    `time: ${Number(record.timings.total).toFixed(1)} s; results in ${dir}`,
+  ];
+  console.log(out.join('\n'));
+  return record.exitCode;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'run':
+        return await runCommand(rest);
+      case 'kernel': {
+        if (rest[0] !== 'build') throw new UsageError(`unknown kernel subcommand '${rest[0] ?? ''}'; valid: build`);
+        const { kernelBuildCommand } = await kernelBuilder();
+        return await kernelBuildCommand(rest.slice(1));
+      }
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        console.log(USAGE);
+        return cmd === undefined ? EXIT_BAD_INPUT : 0;
+      default:
+        throw new UsageError(`unknown command '${cmd}'`);
+    }
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (e instanceof BadInputError || err.code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`omayexec-conformance: ${err.message}`);
+      return EXIT_BAD_INPUT;
+    }
+    if (e instanceof QemuMissingError) {
+      console.error(`omayexec-conformance: ${err.message}`);
+      return EXIT_BAD_INPUT;
+    }
+    if (e instanceof HarnessError) {
+      console.error(`omayexec-conformance: harness error: ${err.message}`);
+      return 6;
+    }
+    console.error(`omayexec-conformance: internal error: ${err.message}`);
+    return 6;
+  }
+}

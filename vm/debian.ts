@@ -1,0 +1,85 @@
+// Debian's stock cloud kernels, fetched with apt-get download and unpacked
+// with dpkg -x into the cache (never installed into /boot).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { HarnessError } from './initramfs.js';
+import { cacheRoot } from './paths.js';
+
+export const DEBIAN_SERIES = ['6.1', '6.12'] as const;
+export type DebianSeries = (typeof DEBIAN_SERIES)[number];
+
+/** The meta-package whose dependency names the current image package. */
+const META: Record<DebianSeries, string> = {
+  '6.1': 'linux-image-cloud-amd64',
+  '6.12': 'linux-image-6.12-cloud-amd64',
+};
+
+export interface DebianKernel {
+  package: string;
+  version: string;
+  image: string;
+  config: string;
+  /** Modules the guest loads: the loop driver (a module in Debian's builds). */
+  modules: string[];
+  release: string;
+}
+
+function aptCache(args: string[]): string {
+  const r = spawnSync('apt-cache', args, { encoding: 'utf8' });
+  if (r.error) throw new HarnessError(`apt-cache not available (${r.error.message}): --debian needs a Debian/Ubuntu host`);
+  return r.stdout;
+}
+
+/** linux-image-cloud-amd64 -> linux-image-6.1.0-56-cloud-amd64-unsigned. */
+export function resolveImagePackage(series: DebianSeries): string {
+  const deps = aptCache(['depends', META[series]]);
+  const m = /Depends:\s+(linux-image-\S+-cloud-amd64)\b/.exec(deps);
+  if (!m?.[1]) {
+    throw new HarnessError(`apt-cache knows no ${META[series]}: run apt-get update (Debian 12 bookworm sources needed)`);
+  }
+  return `${m[1]}-unsigned`;
+}
+
+function candidateVersion(pkg: string): string {
+  const m = /Candidate:\s+(\S+)/.exec(aptCache(['policy', pkg]));
+  if (!m?.[1] || m[1] === '(none)') throw new HarnessError(`no candidate version for ${pkg}: run apt-get update`);
+  return m[1];
+}
+
+function describe(dir: string, pkg: string, version: string): DebianKernel {
+  const boot = join(dir, 'boot');
+  const vmlinuz = readdirSync(boot).find((f) => f.startsWith('vmlinuz-'));
+  if (!vmlinuz) throw new HarnessError(`${pkg} has no /boot/vmlinuz-*`);
+  const release = vmlinuz.slice('vmlinuz-'.length);
+  const loop = join(dir, 'lib/modules', release, 'kernel/drivers/block/loop.ko');
+  return {
+    package: pkg,
+    version,
+    image: join(boot, vmlinuz),
+    config: join(boot, `config-${release}`),
+    modules: existsSync(loop) ? [loop] : [],
+    release,
+  };
+}
+
+export function fetchDebianKernel(series: DebianSeries, log: (l: string) => void): DebianKernel {
+  const pkg = resolveImagePackage(series);
+  const version = candidateVersion(pkg);
+  const dir = join(cacheRoot(), 'debian', `${pkg}_${version}`);
+  if (existsSync(join(dir, 'boot'))) return describe(dir, pkg, version);
+  const dl = join(cacheRoot(), 'debian', 'download');
+  rmSync(dl, { recursive: true, force: true });
+  mkdirSync(dl, { recursive: true });
+  log(`downloading ${pkg} ${version} with apt-get download...`);
+  const r = spawnSync('apt-get', ['download', `${pkg}=${version}`], { cwd: dl, stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+  const deb = readdirSync(dl).find((f) => f.endsWith('.deb'));
+  if (r.status !== 0 || !deb) throw new HarnessError(`apt-get download ${pkg} failed: ${(r.stderr ?? '').trim().split('\n').pop()}`);
+  log(`unpacking ${deb} with dpkg -x...`);
+  const tmp = `${dir}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  execFileSync('dpkg', ['-x', join(dl, deb), tmp]);
+  renameSync(tmp, dir);
+  rmSync(dl, { recursive: true, force: true });
+  return describe(dir, pkg, version);
+}

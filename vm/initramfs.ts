@@ -1,0 +1,213 @@
+// Initramfs assembly in two layers (the kernel unpacks concatenated cpio
+// archives, later entries winning):
+//   base: busybox, node (stripped) with its libraries, koffi — big, cached,
+//         keyed by its inputs, verified by hash before use;
+//   run:  /init, the guest tree (runner, bundled suites, helpers), the run
+//         config and kernel modules — small, written per run.
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import {
+  copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync,
+} from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { CpioWriter, type CpioEntry } from './cpio.js';
+import { cacheRoot, guestTree, projectRoot } from './paths.js';
+
+/** Busybox applets /init and the suites call. */
+const APPLETS = ['sh', 'mount', 'umount', 'mkdir', 'insmod', 'reboot', 'poweroff', 'cat', 'echo', 'sleep', 'ls', 'true', 'uname', 'stty'];
+const BUSYBOX = '/bin/busybox';
+
+export class HarnessError extends Error {}
+
+function sha256File(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** Shared libraries a dynamic binary needs, from ldd. */
+export function sharedLibraries(binary: string): string[] {
+  const out = execFileSync('ldd', [binary], { encoding: 'utf8' });
+  const libs: string[] = [];
+  for (const line of out.split('\n')) {
+    const m = /=>\s+(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line);
+    if (m?.[1]) libs.push(m[1]);
+  }
+  return libs;
+}
+
+function dirsOf(paths: string[]): string[] {
+  const dirs = new Set<string>();
+  for (const p of paths) {
+    for (let d = dirname(p); d !== '/' && d !== '.'; d = dirname(d)) dirs.add(d);
+  }
+  return [...dirs].sort();
+}
+
+/** Files of the koffi package and its prebuilt native module for this arch. */
+function koffiFiles(): { source: string; dest: string }[] {
+  const skip = new Set(['doc', 'vendor', 'CHANGELOG.md', 'cnoke.cjs', 'musl_x64', 'index.d.ts']);
+  const files: { source: string; dest: string }[] = [];
+  const walk = (dir: string, destDir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      if (skip.has(name)) continue;
+      const src = join(dir, name);
+      if (statSync(src).isDirectory()) walk(src, join(destDir, name));
+      else files.push({ source: src, dest: join(destDir, name) });
+    }
+  };
+  const nm = join(projectRoot, 'node_modules');
+  walk(join(nm, 'koffi'), '/omx/node_modules/koffi');
+  const native = join(nm, '@koromix', `koffi-linux-${process.arch}`);
+  if (!existsSync(native)) throw new HarnessError(`koffi's prebuilt module ${native} is missing: run npm ci`);
+  walk(native, `/omx/node_modules/@koromix/koffi-linux-${process.arch}`);
+  return files;
+}
+
+interface BaseInputs {
+  node: string;
+  busybox: string;
+  libs: string[];
+  koffi: { source: string; dest: string }[];
+}
+
+function baseInputs(): BaseInputs {
+  if (!existsSync(BUSYBOX)) throw new HarnessError(`${BUSYBOX} not found: apt-get install busybox-static`);
+  const node = process.execPath;
+  return { node, busybox: BUSYBOX, libs: sharedLibraries(node), koffi: koffiFiles() };
+}
+
+/** Cache key of the base archive: identity (path, size, mtime) of every input. */
+function baseKey(inp: BaseInputs): string {
+  const h = createHash('sha256').update('base-v1');
+  for (const f of [inp.node, inp.busybox, ...inp.libs, ...inp.koffi.map((k) => k.source)]) {
+    const s = statSync(f);
+    h.update(`${f}\0${s.size}\0${s.mtimeMs}\n`);
+  }
+  return h.digest('hex').slice(0, 24);
+}
+
+function strippedNode(node: string, dir: string): string {
+  const out = join(dir, 'node.stripped');
+  copyFileSync(node, out);
+  try {
+    execFileSync('strip', ['--strip-unneeded', out]);
+  } catch {
+    // No binutils: an unstripped node works, only the archive is larger.
+  }
+  return out;
+}
+
+function writeBase(inp: BaseInputs, archive: string, workDir: string): void {
+  const node = strippedNode(inp.node, workDir);
+  const w = new CpioWriter(archive);
+  const files: { dest: string; source: string; mode: number }[] = [
+    { dest: '/bin/busybox', source: inp.busybox, mode: 0o755 },
+    { dest: '/usr/bin/node', source: node, mode: 0o755 },
+    ...inp.libs.map((l) => ({ dest: l, source: l, mode: 0o755 })),
+    ...inp.koffi.map((k) => ({ dest: k.dest, source: k.source, mode: 0o644 })),
+  ];
+  const dirs = ['/bin', '/dev', '/proc', '/sys', '/tmp', '/omx', ...dirsOf(files.map((f) => f.dest))];
+  for (const d of [...new Set(dirs)].sort()) w.add({ kind: 'dir', path: d, mode: d === '/tmp' ? 0o1777 : 0o755 });
+  w.add({ kind: 'node', path: '/dev/console', mode: 0o600, type: 'char', major: 5, minor: 1 });
+  w.add({ kind: 'node', path: '/dev/null', mode: 0o666, type: 'char', major: 1, minor: 3 });
+  for (const f of files) w.add({ kind: 'file', path: f.dest, source: f.source, mode: f.mode });
+  for (const a of APPLETS) w.add({ kind: 'symlink', path: `/bin/${a}`, target: 'busybox' });
+  w.finish();
+  rmSync(node, { force: true });
+}
+
+export interface BaseArchive {
+  path: string;
+  key: string;
+  built: boolean;
+  seconds: number;
+}
+
+/**
+ * The cached base archive, rebuilt when an input changed or when the cached
+ * file no longer matches the hash recorded when it was written.
+ */
+export function ensureBaseArchive(log: (l: string) => void = () => {}): BaseArchive {
+  const t0 = performance.now();
+  const inp = baseInputs();
+  const key = baseKey(inp);
+  const dir = join(cacheRoot(), 'initramfs');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `base-${key}.cpio`);
+  const hashFile = `${path}.sha256`;
+  if (existsSync(path) && existsSync(hashFile)) {
+    if (sha256File(path) === readFileSync(hashFile, 'utf8').trim()) {
+      return { path, key, built: false, seconds: (performance.now() - t0) / 1000 };
+    }
+    log(`base archive ${path} does not match its recorded hash: rebuilding it`);
+  }
+  log('building the base initramfs archive (node, libraries, koffi, busybox)...');
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeBase(inp, tmp, dir);
+  writeFileSync(hashFile, sha256File(tmp));
+  renameSync(tmp, path);
+  return { path, key, built: true, seconds: (performance.now() - t0) / 1000 };
+}
+
+export const INIT_SCRIPT = `#!/bin/sh
+# /init of the conformance guest: mount the pseudo filesystems, load the
+# kernel modules shipped with the kernel under test, run the suites, power off.
+export PATH=/bin:/usr/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+echo "OMX-CONSOLE init reached"
+for m in /omx/modules/*.ko; do
+  [ -e "$m" ] && insmod "$m"
+done
+stty -F /dev/ttyS1 raw -echo 2>/dev/null
+node /omx/runner.js /omx/run.json
+echo "OMX-CONSOLE runner exit=$?"
+reboot -f
+`;
+
+export interface RunArchiveInput {
+  runConfig: object;
+  /** Kernel modules (.ko, uncompressed) to insmod before the suites. */
+  modules: string[];
+}
+
+function guestEntries(): CpioEntry[] {
+  if (!existsSync(join(guestTree, 'runner.js'))) {
+    throw new HarnessError(`${guestTree} is missing: run npm run build`);
+  }
+  const entries: CpioEntry[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const src = join(dir, name);
+      const dest = join('/omx', relative(guestTree, src));
+      if (statSync(src).isDirectory()) {
+        entries.push({ kind: 'dir', path: dest, mode: 0o755 });
+        walk(src);
+      } else {
+        entries.push({ kind: 'file', path: dest, source: src, mode: statSync(src).mode & 0o777 });
+      }
+    }
+  };
+  walk(guestTree);
+  return entries;
+}
+
+/** Writes the small per-run archive. */
+export function writeRunArchive(path: string, input: RunArchiveInput): void {
+  const w = new CpioWriter(path);
+  w.add({ kind: 'data', path: '/init', mode: 0o755, data: Buffer.from(INIT_SCRIPT) });
+  for (const e of guestEntries()) w.add(e);
+  w.add({ kind: 'data', path: '/omx/run.json', mode: 0o644, data: Buffer.from(JSON.stringify(input.runConfig)) });
+  w.add({ kind: 'dir', path: '/omx/modules', mode: 0o755 });
+  input.modules.forEach((m, i) => {
+    w.add({ kind: 'file', path: `/omx/modules/${String(i).padStart(2, '0')}-${m.split('/').pop()}`, source: m, mode: 0o644 });
+  });
+  w.finish();
+}
+
+/** base + run, concatenated: what QEMU gets as -initrd. */
+export function assembleInitrd(base: string, run: string, out: string): void {
+  writeFileSync(out, readFileSync(base));
+  writeFileSync(out, readFileSync(run), { flag: 'a' });
+}

@@ -1,0 +1,48 @@
+// Recognise a kernel image before booting it: an x86 bzImage ("HdrS" boot
+// protocol header), an ELF vmlinux, or an arm64 Image ("ARM\x64" magic).
+// Anything else is bad input, reported in one line.
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+
+export type KernelArch = 'x86_64' | 'arm64';
+
+export interface KernelImageInfo {
+  format: 'bzImage' | 'elf' | 'arm64-image';
+  arch: KernelArch;
+  /** Version string from the bzImage header, when there is one. */
+  version?: string;
+}
+
+export class BadInputError extends Error {}
+
+function readAt(fd: number, pos: number, len: number): Buffer {
+  const b = Buffer.alloc(len);
+  const n = readSync(fd, b, 0, len, pos);
+  return b.subarray(0, n);
+}
+
+export function inspectKernel(path: string): KernelImageInfo {
+  if (!existsSync(path)) throw new BadInputError(`kernel image not found: ${path}`);
+  if (!statSync(path).isFile()) throw new BadInputError(`kernel image is not a regular file: ${path}`);
+  const fd = openSync(path, 'r');
+  try {
+    const head = readAt(fd, 0, 0x240);
+    if (head.length >= 0x206 && head.toString('latin1', 0x202, 0x206) === 'HdrS') {
+      // setup_header.kernel_version: offset of a NUL-terminated string, minus 0x200.
+      const off = head.readUInt16LE(0x20e);
+      const v = off ? readAt(fd, off + 0x200, 256).toString('latin1').split('\0')[0] : undefined;
+      return { format: 'bzImage', arch: 'x86_64', version: v };
+    }
+    if (head.length >= 20 && head.readUInt32BE(0) === 0x7f454c46) {
+      const machine = head.readUInt16LE(18);
+      if (machine === 62) return { format: 'elf', arch: 'x86_64' };
+      if (machine === 183) return { format: 'elf', arch: 'arm64' };
+      throw new BadInputError(`${path} is an ELF file for machine ${machine}, not an x86_64 or arm64 kernel`);
+    }
+    if (head.length >= 0x3c && head.toString('latin1', 0x38, 0x3c) === 'ARM\x64') {
+      return { format: 'arm64-image', arch: 'arm64' };
+    }
+    throw new BadInputError(`${path} is not a kernel image (no bzImage header, no ELF or arm64 Image magic)`);
+  } finally {
+    closeSync(fd);
+  }
+}

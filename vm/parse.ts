@@ -1,0 +1,233 @@
+// Turns the runner's output (control lines framing each suite's TAP) into
+// suites and cases. Accepts TAP 13/14 and KTAP-style nesting by indentation,
+// ignores lines that are neither (kernel messages, garbage), and never
+// invents a pass: a suite without its end line, plan or clean exit is an error.
+import { decodeEvent, type RunnerEvent } from '../harness/protocol.js';
+import type { ProbeResult } from '../harness/profiles.js';
+
+export type CaseStatus = 'pass' | 'fail' | 'skip' | 'error';
+export type SuiteStatus = 'pass' | 'fail' | 'skip' | 'error' | 'timeout';
+
+export interface CaseResult {
+  id: string;
+  suite: string;
+  status: CaseStatus;
+  expected?: string;
+  actual?: string;
+  reason?: string;
+  /** Index of the TAP line in the results stream. */
+  line: number;
+  taint?: string[];
+}
+
+export interface SuiteResult {
+  id: string;
+  status: SuiteStatus;
+  reason?: string;
+  exit: number | null;
+  signal: string | null;
+  seconds: number | null;
+  tap: string[];
+  cases: CaseResult[];
+}
+
+export interface ParsedRun {
+  start?: Extract<RunnerEvent, { event: 'start' }>;
+  end?: Extract<RunnerEvent, { event: 'end' }>;
+  profiles: ProbeResult[];
+  suites: SuiteResult[];
+  stderr: { suite: string; line: string }[];
+}
+
+const TEST_LINE = /^(not ok|ok)\b\s*(\d+)?\s*(?:-\s*)?(.*)$/;
+const PLAN_LINE = /^1\.\.(\d+)\s*(?:#\s*(.*))?$/;
+const DIRECTIVE = /\s+#\s*(SKIP|TODO|TIMEOUT)\b\s*(.*)$/i;
+
+interface OpenSuite {
+  result: SuiteResult;
+  plan?: { count: number; reason?: string };
+  subtests: string[];
+  /** Indent levels at which a subtest is open, with whether it had children. */
+  yamlFor?: CaseResult;
+  inYaml: boolean;
+  yamlIndent: number;
+}
+
+function indentOf(line: string): number {
+  return line.length - line.trimStart().length;
+}
+
+function parseTestLine(s: OpenSuite, text: string, depth: number, lineNo: number): void {
+  const m = TEST_LINE.exec(text);
+  if (!m) return;
+  let desc = m[3] ?? '';
+  let status: CaseStatus = m[1] === 'ok' ? 'pass' : 'fail';
+  let reason: string | undefined;
+  const d = DIRECTIVE.exec(desc);
+  if (d) {
+    desc = desc.slice(0, d.index);
+    const kind = d[1]!.toUpperCase();
+    reason = d[2] || undefined;
+    if (kind === 'SKIP') status = 'skip';
+    if (kind === 'TIMEOUT') {
+      status = 'fail';
+      reason = `TIMEOUT ${reason ?? ''}`.trim();
+    }
+    // TODO: a known failure is not a pass of the spec; keep it as a failure.
+  }
+  desc = desc.replace(/\s+#\s*time=[\d.]+m?s\s*$/, '').trim();
+  // A line closing a subtest at this depth: its children were the cases.
+  if (s.subtests.length > depth) {
+    const name = s.subtests[depth];
+    s.subtests.length = depth;
+    const hadFailingChild = s.result.cases.some((c) => c.id.startsWith(`${name} / `) && c.status !== 'pass' && c.status !== 'skip');
+    if (status !== 'fail' || hadFailingChild) return;
+    reason = reason ?? 'subtest failed without a failing case (plan mismatch or crash)';
+  }
+  const id = [...s.subtests.slice(0, depth), desc].join(' / ');
+  const c: CaseResult = { id, suite: s.result.id, status, line: lineNo };
+  if (reason) c.reason = reason;
+  if (status === 'pass') c.expected = c.actual = expectedFromName(desc);
+  s.result.cases.push(c);
+  s.yamlFor = c;
+}
+
+/** Case names end with "-> EXPECTED" (harness/suite.ts). */
+export function expectedFromName(desc: string): string | undefined {
+  const m = /->\s*(\S+)\s*$/.exec(desc);
+  return m?.[1];
+}
+
+function onTapLine(s: OpenSuite, raw: string, lineNo: number): void {
+  s.result.tap.push(raw);
+  const indent = indentOf(raw);
+  const text = raw.trim();
+  if (s.inYaml) {
+    if (text === '...') {
+      s.inYaml = false;
+      return;
+    }
+    const kv = /^(expected|actual|wanted|found):\s*(.*)$/.exec(text);
+    if (kv && s.yamlFor && indent === s.yamlIndent + 2) {
+      const key = kv[1] === 'wanted' ? 'expected' : kv[1] === 'found' ? 'actual' : kv[1];
+      const value = kv[2]!.replace(/^['"]|['"]$/g, '');
+      if (key === 'expected') s.yamlFor.expected ??= value;
+      else s.yamlFor.actual ??= value;
+    }
+    return;
+  }
+  if (text === '---') {
+    s.inYaml = true;
+    s.yamlIndent = indent;
+    return;
+  }
+  const depth = Math.floor(indent / 4);
+  const sub = /^#\s*Subtest:\s*(.*)$/.exec(text);
+  if (sub) {
+    s.subtests.length = depth;
+    s.subtests[depth] = sub[1]!.trim();
+    return;
+  }
+  if (depth === 0) {
+    const plan = PLAN_LINE.exec(text);
+    if (plan) {
+      const reason = plan[2]?.replace(/^SKIP\b\s*/i, '');
+      s.plan = { count: Number(plan[1]), reason };
+      return;
+    }
+  }
+  if (/^(not ok|ok)\b/.test(text)) parseTestLine(s, text, depth, lineNo);
+}
+
+function closeSuite(s: OpenSuite, end: Extract<RunnerEvent, { event: 'suite-end' }> | null): SuiteResult {
+  const r = s.result;
+  const synthetic = (reason: string) => {
+    r.cases.push({ id: `${r.id}: ${reason}`, suite: r.id, status: 'error', reason, line: -1 });
+  };
+  const topLevelCount = r.cases.filter((c) => !c.id.includes(' / ')).length;
+  if (!end) {
+    r.status = 'error';
+    r.reason = 'output ended before the suite finished (no suite-end)';
+    synthetic(r.reason);
+    return r;
+  }
+  r.exit = end.exit;
+  r.signal = end.signal;
+  r.seconds = end.seconds;
+  if (end.timedOut) {
+    r.status = 'timeout';
+    r.reason = `suite timed out after ${end.seconds.toFixed(1)} s and was killed`;
+    r.cases.push({ id: `${r.id}: suite did not finish`, suite: r.id, status: 'fail', reason: `TIMEOUT ${r.reason}`, line: -1 });
+    return r;
+  }
+  if (end.signal) {
+    r.status = 'error';
+    r.reason = `suite process killed by ${end.signal}`;
+    synthetic(r.reason);
+    return r;
+  }
+  if (!s.plan) {
+    r.status = 'error';
+    r.reason = 'suite printed no TAP plan';
+    synthetic(r.reason);
+    return r;
+  }
+  if (s.plan.count === 0 && r.cases.length === 0) {
+    r.status = 'skip';
+    r.reason = s.plan.reason ?? 'skipped (no reason given)';
+    return r;
+  }
+  if (s.plan.count !== topLevelCount) {
+    synthetic(`plan said ${s.plan.count} cases, ${topLevelCount} reported`);
+  }
+  const failed = r.cases.some((c) => c.status === 'fail' || c.status === 'error');
+  if (!failed && end.exit !== 0) synthetic(`suite exited with status ${end.exit} without a failing case`);
+  const failedNow = r.cases.some((c) => c.status === 'fail' || c.status === 'error');
+  const allSkipped = r.cases.every((c) => c.status === 'skip');
+  r.status = failedNow ? 'fail' : allSkipped ? 'skip' : 'pass';
+  if (allSkipped && !failedNow) r.reason = 'every case skipped';
+  return r;
+}
+
+/** Parse the results stream (lines of the runner's output). */
+export function parseRunnerOutput(lines: string[]): ParsedRun {
+  const run: ParsedRun = { profiles: [], suites: [], stderr: [] };
+  let open: OpenSuite | null = null;
+  lines.forEach((raw, lineNo) => {
+    const line = raw.replace(/\r$/, '');
+    const e = decodeEvent(line);
+    if (!e) {
+      if (open) onTapLine(open, line, lineNo);
+      return;
+    }
+    switch (e.event) {
+      case 'start':
+        run.start = e;
+        break;
+      case 'profile':
+        run.profiles.push({ name: e.name, supported: e.supported, evidence: e.evidence });
+        break;
+      case 'suite-begin':
+        if (open) run.suites.push(closeSuite(open, null));
+        open = {
+          result: { id: e.suite, status: 'error', exit: null, signal: null, seconds: null, tap: [], cases: [] },
+          subtests: [],
+          inYaml: false,
+          yamlIndent: 0,
+        };
+        break;
+      case 'stderr':
+        run.stderr.push({ suite: e.suite, line: e.line });
+        break;
+      case 'suite-end':
+        if (open && open.result.id === e.suite) run.suites.push(closeSuite(open, e));
+        open = null;
+        break;
+      case 'end':
+        run.end = e;
+        break;
+    }
+  });
+  if (open) run.suites.push(closeSuite(open, null));
+  return run;
+}

@@ -1,0 +1,54 @@
+// What the user sees while a run goes: phases, each suite's start and end
+// with its counts, elapsed time. Plain lines (fit for CI logs); --verbose adds
+// the TAP and the console, --quiet keeps only the summary.
+import { decodeEvent } from '../harness/protocol.js';
+
+export type Verbosity = 'quiet' | 'normal' | 'verbose';
+
+export class Progress {
+  private readonly t0 = performance.now();
+  private counts = { ok: 0, notOk: 0, skip: 0 };
+
+  constructor(private readonly verbosity: Verbosity = 'normal', private readonly out: NodeJS.WritableStream = process.stderr) {}
+
+  private stamp(): string {
+    return `[${((performance.now() - this.t0) / 1000).toFixed(1).padStart(6)}s]`;
+  }
+
+  private say(msg: string): void {
+    if (this.verbosity !== 'quiet') this.out.write(`${this.stamp()} ${msg}\n`);
+  }
+
+  phase(msg: string): void {
+    this.say(msg);
+  }
+
+  info(msg: string): void {
+    this.say(`  ${msg}`);
+  }
+
+  resultLine(line: string): void {
+    const e = decodeEvent(line);
+    if (e?.event === 'suite-begin') {
+      this.counts = { ok: 0, notOk: 0, skip: 0 };
+      this.say(`suite ${e.suite}: running`);
+    } else if (e?.event === 'suite-end') {
+      const c = this.counts;
+      const how = e.timedOut ? 'TIMED OUT' : e.signal ? `killed by ${e.signal}` : `exit ${e.exit}`;
+      this.say(`suite ${e.suite}: ${c.ok} ok, ${c.notOk} not ok, ${c.skip} skipped (${how}, ${e.seconds.toFixed(2)} s)`);
+    } else if (e?.event === 'profile') {
+      this.say(`profile ${e.name}: ${e.supported ? 'supported' : 'absent'} (${e.evidence})`);
+    } else if (e?.event === 'start') {
+      this.say(`runner started on kernel ${e.kernel} (guest uptime ${e.uptime} s)`);
+    } else if (!e) {
+      const t = line.trimStart();
+      if (/^ok\b/.test(t) && !line.startsWith(' ')) (/# SKIP/i.test(t) ? this.counts.skip++ : this.counts.ok++);
+      if (/^not ok\b/.test(t) && !line.startsWith(' ')) this.counts.notOk++;
+      if (this.verbosity === 'verbose') this.out.write(`  | ${line}\n`);
+    }
+  }
+
+  consoleLine(line: string): void {
+    if (this.verbosity === 'verbose') this.out.write(`  console| ${line}\n`);
+  }
+}

@@ -1,0 +1,222 @@
+// Launch one QEMU guest and watch it: console (ttyS0) streamed live to
+// console.log and scanned for crashes; results channel (ttyS1) streamed to a
+// file and followed; boot and whole-run timeouts kill the guest.
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, closeSync, constants, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cacheRoot } from './paths.js';
+import { HarnessError } from './initramfs.js';
+import { scanConsoleLine, isFatal, type ConsoleSign } from './console-scan.js';
+import type { KernelArch } from './kernel-image.js';
+
+export class QemuMissingError extends HarnessError {}
+
+const QEMU_BINARY: Record<KernelArch, { bin: string; pkg: string }> = {
+  x86_64: { bin: 'qemu-system-x86_64', pkg: 'qemu-system-x86' },
+  arm64: { bin: 'qemu-system-aarch64', pkg: 'qemu-system-arm' },
+};
+
+export function findQemu(arch: KernelArch): string {
+  const { bin, pkg } = QEMU_BINARY[arch];
+  const r = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+  if (r.error) throw new QemuMissingError(`${bin} not found: install it with apt-get install ${pkg}`);
+  return bin;
+}
+
+function devKvmOpenable(): boolean {
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * KVM when it really works. /dev/kvm can exist and still be broken (nested
+ * virtualisation seen here: QEMU aborts on an MSR or the guest hangs after
+ * "Probing EDD"), so the first run after each host boot boots the kernel
+ * without an initrd under KVM: a working KVM panics on the missing root
+ * filesystem and exits within seconds. The answer is cached per boot id.
+ * OMAYEXEC_ACCEL=kvm|tcg overrides.
+ */
+export function chooseAccel(kernel: string): 'kvm' | 'tcg' {
+  const forced = process.env.OMAYEXEC_ACCEL;
+  if (forced === 'kvm' || forced === 'tcg') return forced;
+  if (!devKvmOpenable()) return 'tcg';
+  let bootId = 'unknown';
+  try {
+    bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    // keep 'unknown'
+  }
+  const cacheFile = join(cacheRoot(), `kvm-probe-${bootId}`);
+  if (existsSync(cacheFile)) return readFileSync(cacheFile, 'utf8').trim() === 'kvm' ? 'kvm' : 'tcg';
+  const r = spawnSync('qemu-system-x86_64', [
+    '-machine', 'q35,accel=kvm', '-cpu', 'host', '-m', '256', '-display', 'none', '-monitor', 'none',
+    '-nodefaults', '-no-reboot', '-serial', 'stdio', '-kernel', kernel, '-append', 'console=ttyS0 panic=-1 quiet',
+  ], { encoding: 'utf8', timeout: 8000 });
+  const works = r.status === 0 && /Kernel panic/.test(r.stdout ?? '');
+  mkdirSync(cacheRoot(), { recursive: true });
+  writeFileSync(cacheFile, works ? 'kvm' : 'tcg');
+  return works ? 'kvm' : 'tcg';
+}
+
+/** qboot skips SeaBIOS's ~0.3-0.6 s when the QEMU package ships it. */
+const QBOOT = '/usr/share/qemu/qboot.rom';
+
+export interface QemuOptions {
+  kernel: string;
+  initrd: string;
+  append: string;
+  arch: KernelArch;
+  accel: 'kvm' | 'tcg';
+  consoleLog: string;
+  resultsFile: string;
+  memoryMB?: number;
+  bootTimeoutSec: number;
+  runTimeoutSec: number;
+  onResultLine?: (line: string) => void;
+  onConsoleLine?: (line: string) => void;
+  /** Extra QEMU arguments (tests use them to provoke failures). */
+  extraArgs?: string[];
+}
+
+export interface QemuOutcome {
+  exitCode: number | null;
+  signal: string | null;
+  killedFor: 'boot-timeout' | 'run-timeout' | 'crash' | null;
+  signs: (ConsoleSign & { resultLines: number })[];
+  accel: 'kvm' | 'tcg';
+  /** Milliseconds from QEMU start. */
+  timings: { firstConsole?: number; initReached?: number; exited: number };
+  argv: string[];
+}
+
+export function qemuArgs(o: QemuOptions, accel: 'kvm' | 'tcg'): string[] {
+  if (o.arch !== 'x86_64') throw new HarnessError('only x86_64 guests are wired up so far');
+  const args = [
+    '-machine', `q35,accel=${accel}`,
+    '-cpu', accel === 'kvm' ? 'host' : 'max',
+    '-m', String(o.memoryMB ?? 512),
+    '-smp', '1',
+    '-display', 'none', '-monitor', 'none', '-nodefaults', '-no-user-config',
+    '-no-reboot',
+    '-serial', 'stdio',
+    '-serial', `file:${o.resultsFile}`,
+    '-kernel', o.kernel,
+    '-initrd', o.initrd,
+    '-append', o.append,
+  ];
+  if (existsSync(QBOOT)) args.push('-bios', QBOOT);
+  return [...args, ...(o.extraArgs ?? [])];
+}
+
+/** Follows a growing file, line by line. */
+class FileFollower {
+  private offset = 0;
+  private pending = '';
+  lines = 0;
+  constructor(private readonly path: string, private readonly onLine: (l: string) => void) {}
+  poll(): void {
+    if (!existsSync(this.path)) return;
+    const fd = openSync(this.path, 'r');
+    try {
+      const buf = Buffer.alloc(1 << 16);
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, this.offset);
+        if (n <= 0) break;
+        this.offset += n;
+        this.pending += buf.toString('utf8', 0, n);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    const parts = this.pending.split('\n');
+    this.pending = parts.pop() ?? '';
+    for (const p of parts) {
+      this.lines++;
+      this.onLine(p.replace(/\r$/, ''));
+    }
+  }
+  flush(): void {
+    this.poll();
+    if (this.pending) {
+      this.lines++;
+      this.onLine(this.pending.replace(/\r$/, ''));
+      this.pending = '';
+    }
+  }
+}
+
+export function runQemu(o: QemuOptions): Promise<QemuOutcome> {
+  const bin = findQemu(o.arch);
+  const accel = o.accel;
+  const argv = qemuArgs(o, accel);
+  writeFileSync(o.resultsFile, '');
+  const consoleOut = createWriteStream(o.consoleLog);
+  const t0 = performance.now();
+  const since = () => Math.round(performance.now() - t0);
+  const outcome: QemuOutcome = { exitCode: null, signal: null, killedFor: null, signs: [], accel, timings: { exited: 0 }, argv };
+  const results = new FileFollower(o.resultsFile, (l) => o.onResultLine?.(l));
+  const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+
+  const kill = (why: NonNullable<QemuOutcome['killedFor']>) => {
+    if (outcome.killedFor) return;
+    outcome.killedFor = why;
+    child.kill('SIGKILL');
+  };
+  let pending = '';
+  const onConsoleLine = (line: string) => {
+    if (outcome.timings.initReached === undefined && line.includes('OMX-CONSOLE init reached')) {
+      outcome.timings.initReached = since();
+    }
+    const sign = scanConsoleLine(line);
+    if (sign) {
+      results.poll();
+      outcome.signs.push({ ...sign, resultLines: results.lines });
+      // The kernel reboots on panic (panic=-1, -no-reboot ends QEMU); an oops
+      // may leave it running: give it a moment to print the trace, then stop it.
+      if (isFatal(sign.kind)) setTimeout(() => kill('crash'), 2000).unref();
+    }
+    o.onConsoleLine?.(line);
+  };
+  child.stdout.on('data', (chunk: Buffer) => {
+    outcome.timings.firstConsole ??= since();
+    consoleOut.write(chunk);
+    pending += chunk.toString('utf8');
+    const parts = pending.split('\n');
+    pending = parts.pop() ?? '';
+    for (const p of parts) onConsoleLine(p.replace(/\r$/, ''));
+  });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
+    consoleOut.write(c);
+  });
+  const poller = setInterval(() => results.poll(), 100);
+  const bootTimer = setTimeout(() => {
+    if (outcome.timings.initReached === undefined) kill('boot-timeout');
+  }, o.bootTimeoutSec * 1000);
+  const runTimer = setTimeout(() => kill('run-timeout'), o.runTimeoutSec * 1000);
+
+  return new Promise((resolve, reject) => {
+    child.on('error', (e) => reject(new HarnessError(`could not start ${bin}: ${e.message}`)));
+    child.on('close', (code, signal) => {
+      clearInterval(poller);
+      clearTimeout(bootTimer);
+      clearTimeout(runTimer);
+      if (pending) onConsoleLine(pending);
+      results.flush();
+      outcome.exitCode = code;
+      outcome.signal = signal;
+      outcome.timings.exited = since();
+      if (code !== 0 && code !== null && !outcome.killedFor && outcome.timings.firstConsole === undefined) {
+        consoleOut.end();
+        reject(new HarnessError(`${bin} failed to start (exit ${code}): ${stderr.trim().split('\n').pop()}`));
+        return;
+      }
+      consoleOut.end(() => resolve(outcome));
+    });
+  });
+}

@@ -1,0 +1,195 @@
+// `run`: resolve the kernel, assemble the initramfs, boot it (or run on the
+// local kernel in direct mode), follow the results, write the run folder.
+import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { release as hostRelease } from 'node:os';
+import type { RunConfig } from '../harness/protocol.js';
+import { ensureBaseArchive, writeRunArchive, assembleInitrd } from './initramfs.js';
+import { inspectKernel } from './kernel-image.js';
+import { parseRunnerOutput, type ParsedRun } from './parse.js';
+import { guestTree } from './paths.js';
+import { chooseAccel, runQemu, type QemuOutcome } from './qemu.js';
+import { newRunId, runDir, totalsOf, writeRunFolder, type KernelIdentity, type RunRecord } from './results.js';
+import { attributeWarnings, decideVerdict, type GuestFate } from './verdict.js';
+import { Progress } from './progress.js';
+import { restoreSysctls, saveSysctls } from './sysctl-guard.js';
+
+export interface RunOptions {
+  suites: string[];
+  expect: string[];
+  kernelSource: string;
+  kernelPath?: string;
+  modules?: string[];
+  direct?: boolean;
+  appendExtra?: string;
+  qemuExtraArgs?: string[];
+  bootTimeoutSec?: number;
+  suiteTimeoutSec?: number;
+  runTimeoutSec?: number;
+  progress: Progress;
+}
+
+export interface RunOutcome {
+  record: RunRecord;
+  dir: string;
+}
+
+export function availableSuites(): string[] {
+  const dir = join(guestTree, 'suites');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => f.endsWith('.js')).map((f) => basename(f, '.js')).sort();
+}
+
+function sha256(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+function buildRecord(
+  runId: string, run: ParsedRun, fate: GuestFate, o: RunOptions, kernel: KernelIdentity,
+  timings: Record<string, number | null>, qemu?: QemuOutcome,
+): RunRecord {
+  attributeWarnings(run, fate);
+  const v = decideVerdict(run, fate);
+  const cases = run.suites.flatMap((s) => s.cases).map(({ line: _line, ...c }) => c);
+  return {
+    runId,
+    verdict: v.verdict,
+    exitCode: v.exitCode,
+    why: v.why,
+    mode: o.direct ? 'direct' : 'vm',
+    kernel: { ...kernel, release: run.start?.kernel ?? kernel.release },
+    expect: o.expect,
+    profiles: run.profiles.map((p) => ({ ...p, required: o.expect.includes(p.name) })),
+    totals: totalsOf(cases),
+    suites: run.suites.map(({ tap: _tap, cases: _cases, ...s }) => s),
+    cases,
+    timings,
+    qemu: qemu && { accel: qemu.accel, argv: qemu.argv, exitCode: qemu.exitCode, signal: qemu.signal, killedFor: qemu.killedFor },
+    consoleSigns: fate.signs.map((s) => ({ kind: s.kind, line: s.line })),
+  };
+}
+
+function runConfig(o: RunOptions, output: string, suiteTimeoutSec: number): RunConfig {
+  return { suites: o.suites, expect: o.expect, suiteTimeoutSec, output };
+}
+
+export async function runInVm(o: RunOptions): Promise<RunOutcome> {
+  const kernelPath = o.kernelPath!;
+  const info = inspectKernel(kernelPath);
+  const accel = chooseAccel(kernelPath);
+  const kvm = accel === 'kvm';
+  const scale = kvm ? 1 : 3;
+  const suiteTimeoutSec = o.suiteTimeoutSec ?? 45 * scale;
+  const bootTimeoutSec = o.bootTimeoutSec ?? 30 * scale;
+  const runTimeoutSec = o.runTimeoutSec ?? bootTimeoutSec + suiteTimeoutSec * o.suites.length + 30;
+  const runId = newRunId();
+  const dir = runDir(runId);
+  const t0 = performance.now();
+  o.progress.phase(`initramfs: base archive`);
+  const base = ensureBaseArchive((l) => o.progress.info(l));
+  const runArchive = join(dir, 'run.cpio');
+  const initrd = join(dir, 'initrd.cpio');
+  writeRunArchive(runArchive, { runConfig: runConfig(o, '/dev/ttyS1', suiteTimeoutSec), modules: o.modules ?? [] });
+  assembleInitrd(base.path, runArchive, initrd);
+  const tAssembled = performance.now();
+  o.progress.phase(`booting ${basename(kernelPath)} (${kvm ? 'KVM' : 'software emulation'})`);
+  const lines: string[] = [];
+  let outcome: QemuOutcome;
+  try {
+    outcome = await runQemu({
+      kernel: kernelPath,
+      initrd,
+      arch: info.arch,
+      accel,
+      append: `console=ttyS0 panic=-1 quiet ${o.appendExtra ?? ''}`.trim(),
+      consoleLog: join(dir, 'console.log'),
+      resultsFile: join(dir, 'results.raw'),
+      bootTimeoutSec,
+      runTimeoutSec,
+      extraArgs: o.qemuExtraArgs,
+      onResultLine: (l) => {
+        lines.push(l);
+        o.progress.resultLine(l);
+      },
+      onConsoleLine: (l) => o.progress.consoleLine(l),
+    });
+  } finally {
+    rmSync(initrd, { force: true });
+    rmSync(runArchive, { force: true });
+  }
+  const run = parseRunnerOutput(lines);
+  const fate: GuestFate = { killedFor: outcome.killedFor, initReached: outcome.timings.initReached !== undefined, signs: outcome.signs };
+  const ms = (v: number | undefined) => (v === undefined ? null : v / 1000);
+  const assemble = (tAssembled - t0) / 1000;
+  const suitesSec = run.suites.reduce((a, s) => a + (s.seconds ?? 0), 0);
+  const timings = {
+    initramfs: assemble,
+    baseArchiveBuilt: base.built ? base.seconds : 0,
+    qemuToConsole: ms(outcome.timings.firstConsole),
+    qemuToInit: ms(outcome.timings.initReached),
+    guestUptimeAtRunner: run.start?.uptime ?? null,
+    guestUptimeAtEnd: run.end?.uptime ?? null,
+    suites: suitesSec,
+    qemuTotal: outcome.timings.exited / 1000,
+    total: (performance.now() - t0) / 1000,
+  };
+  const kernel: KernelIdentity = { path: kernelPath, sha256: sha256(kernelPath), release: info.version?.split(' ')[0] ?? null, source: o.kernelSource };
+  const record = buildRecord(runId, run, fate, o, kernel, timings, outcome);
+  writeRunFolder(dir, run, record);
+  writeFileSync(join(dir, 'results.raw'), lines.join('\n') + '\n');
+  return { record, dir };
+}
+
+/** Direct mode: the runner on this machine's kernel, in a private mount namespace. */
+export async function runDirect(o: RunOptions): Promise<RunOutcome> {
+  const runId = newRunId();
+  const dir = runDir(runId);
+  const t0 = performance.now();
+  const cfgPath = join(dir, 'run.json');
+  writeFileSync(cfgPath, JSON.stringify(runConfig(o, '-', o.suiteTimeoutSec ?? 45)));
+  const saved = saveSysctls();
+  const lines: string[] = [];
+  let interrupted: string | null = null;
+  const child = spawn('unshare', ['--mount', '--propagation', 'private', process.execPath, join(guestTree, 'runner.js'), cfgPath], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  // The parent outlives the child whatever happens to it (even SIGKILL), and
+  // restores what the suites may have changed; mounts die with the namespace.
+  const onSignal = (sig: NodeJS.Signals) => {
+    interrupted = sig;
+    child.kill('SIGKILL');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let pending = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (c: string) => {
+    pending += c;
+    const parts = pending.split('\n');
+    pending = parts.pop() ?? '';
+    for (const p of parts) {
+      lines.push(p);
+      o.progress.resultLine(p);
+    }
+  });
+  const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  if (pending) lines.push(pending);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  const restored = restoreSysctls(saved);
+  const run = parseRunnerOutput(lines);
+  const fate: GuestFate = { killedFor: null, initReached: true, signs: [] };
+  const timings = { suites: run.suites.reduce((a, s) => a + (s.seconds ?? 0), 0), total: (performance.now() - t0) / 1000, runnerExit: status };
+  const kernel: KernelIdentity = { path: null, sha256: null, release: hostRelease(), source: 'direct (running kernel)' };
+  const record = buildRecord(runId, run, fate, o, kernel, timings);
+  if (interrupted) {
+    record.verdict = 'error';
+    record.exitCode = 6;
+    record.why = `interrupted by ${interrupted}; sysctls restored: ${restored.join(', ') || 'none changed'}`;
+  }
+  writeFileSync(join(dir, 'results.raw'), lines.join('\n') + '\n');
+  writeRunFolder(dir, run, record);
+  return { record, dir };
+}

@@ -1,0 +1,69 @@
+// From what was observed (QEMU's fate, console signs, parsed suites) to one
+// verdict and the exit code of `run`. A crash, a timeout or a missing
+// sentinel is never a pass.
+import { isFatal, type ConsoleSign } from './console-scan.js';
+import type { CaseResult, ParsedRun } from './parse.js';
+
+export type Verdict = 'pass' | 'fail' | 'skip' | 'panic' | 'timeout' | 'boot-failure' | 'error';
+
+export const EXIT_CODES: Record<Verdict, number> = {
+  pass: 0,
+  fail: 1,
+  skip: 4,
+  panic: 3,
+  timeout: 5,
+  'boot-failure': 6,
+  error: 6,
+};
+/** Bad usage or input (missing kernel, not a kernel, unknown suite...). */
+export const EXIT_BAD_INPUT = 2;
+
+export interface GuestFate {
+  /** Why the harness killed the guest, if it did. */
+  killedFor: 'boot-timeout' | 'run-timeout' | 'crash' | null;
+  /** Whether /init reported it was reached (VM runs); direct runs: true. */
+  initReached: boolean;
+  signs: (ConsoleSign & { resultLines: number })[];
+}
+
+export interface VerdictResult {
+  verdict: Verdict;
+  exitCode: number;
+  why: string;
+}
+
+/** Mark the case that was running when the kernel printed a WARNING. */
+export function attributeWarnings(run: ParsedRun, fate: GuestFate): void {
+  const cases: CaseResult[] = run.suites.flatMap((s) => s.cases).filter((c) => c.line >= 0);
+  for (const sign of fate.signs.filter((s) => s.kind === 'warning' || s.kind === 'hung-task')) {
+    // The TAP line of a case comes after its syscalls: the first case line
+    // past what had been read when the warning appeared is the culprit.
+    const culprit = cases.find((c) => c.line >= sign.resultLines) ?? cases[cases.length - 1];
+    if (!culprit) continue;
+    (culprit.taint ??= []).push(sign.line);
+    culprit.status = 'fail';
+    culprit.reason = `kernel ${sign.kind} during the case: ${sign.line}`;
+  }
+  for (const s of run.suites) {
+    if (s.status === 'pass' && s.cases.some((c) => c.status === 'fail')) s.status = 'fail';
+  }
+}
+
+export function decideVerdict(run: ParsedRun, fate: GuestFate): VerdictResult {
+  const mk = (verdict: Verdict, why: string): VerdictResult => ({ verdict, exitCode: EXIT_CODES[verdict], why });
+  const fatal = fate.signs.find((s) => isFatal(s.kind));
+  if (fatal) return mk('panic', `kernel ${fatal.kind}: ${fatal.line}`);
+  if (fate.killedFor === 'boot-timeout') return mk('boot-failure', 'the guest never reached /init before the boot timeout');
+  if (fate.killedFor === 'run-timeout') return mk('timeout', 'the whole run exceeded its timeout; the guest was killed');
+  if (!run.end) {
+    if (!fate.initReached) return mk('boot-failure', 'the guest stopped before reaching /init');
+    return mk('error', 'the run ended without the final sentinel line (output lost or runner died)');
+  }
+  const timedOut = run.suites.filter((s) => s.status === 'timeout');
+  if (timedOut.length) return mk('timeout', `suite(s) timed out: ${timedOut.map((s) => s.id).join(', ')}`);
+  const cases = run.suites.flatMap((s) => s.cases);
+  const failed = cases.filter((c) => c.status === 'fail' || c.status === 'error');
+  if (failed.length) return mk('fail', `${failed.length} case(s) failed, first: ${failed[0]!.id}`);
+  if (!cases.some((c) => c.status === 'pass')) return mk('skip', 'nothing verifiable: every suite skipped');
+  return mk('pass', `${cases.filter((c) => c.status === 'pass').length} case(s) passed`);
+}
