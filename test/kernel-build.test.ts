@@ -1,0 +1,265 @@
+// Unit tests of the reference kernel build recipe (vm/kernel/build.ts):
+// cache keys, the config-fragment check, patch parsing, the incremental
+// work-tree switch, and the patch series against Debian's pristine trees.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import {
+  checkFragment,
+  computeKey,
+  defaultCacheDir,
+  kernelBuildCommand,
+  seriesPatches,
+  syncWorkTree,
+  touchedFiles,
+  type KeyInput,
+  type Series,
+} from '../vm/kernel/build.js';
+
+t.test('computeKey: stable for the same inputs, changes with each input', async (t) => {
+  const base: KeyInput = {
+    sourceVersion: '6.1.192-3',
+    series: '6.1',
+    patches: ['patch one\n', 'patch two\n'],
+    fragment: 'CONFIG_TMPFS=y\n',
+    toolchain: 'gcc (Debian 12.2.0-14) 12.2.0',
+  };
+  const k = computeKey(base);
+  t.match(k, /^[0-9a-f]{64}$/, 'a sha256 hex digest');
+  t.equal(computeKey({ ...base, patches: ['patch one\n', 'patch two\n'] }), k, 'same inputs, same key');
+  t.equal(computeKey({ ...base, patches: [Buffer.from('patch one\n'), 'patch two\n'] }), k, 'Buffer or string: same content, same key');
+  const variants: [string, KeyInput][] = [
+    ['a patch changes', { ...base, patches: ['patch one\n', 'patch 2\n'] }],
+    ['patch order changes', { ...base, patches: ['patch two\n', 'patch one\n'] }],
+    ['a patch is added (fault patch)', { ...base, patches: [...base.patches, 'fault\n'] }],
+    ['no patches', { ...base, patches: [] }],
+    ['fragment changes', { ...base, fragment: 'CONFIG_TMPFS=y\nCONFIG_IMA=y\n' }],
+    ['source version changes', { ...base, sourceVersion: '6.1.193-1' }],
+    ['series changes', { ...base, series: '6.12' }],
+    ['toolchain changes', { ...base, toolchain: 'gcc 13' }],
+  ];
+  const seen = new Set([k]);
+  for (const [what, v] of variants) {
+    const kv = computeKey(v);
+    t.not(kv, k, `key changes when ${what}`);
+    seen.add(kv);
+  }
+  t.equal(seen.size, variants.length + 1, 'all variant keys differ from each other');
+});
+
+t.test('checkFragment', async (t) => {
+  const fragment = [
+    '# comment',
+    'CONFIG_TMPFS=y',
+    'CONFIG_BLK_DEV_LOOP_MIN_COUNT=1',
+    'CONFIG_DEFAULT_HOSTNAME="x"',
+    '# CONFIG_VT is not set',
+    '# CONFIG_INPUT is not set',
+    '',
+  ].join('\n');
+  const good = [
+    'CONFIG_TMPFS=y',
+    'CONFIG_BLK_DEV_LOOP_MIN_COUNT=1',
+    'CONFIG_DEFAULT_HOSTNAME="x"',
+    '# CONFIG_VT is not set',
+    // CONFIG_INPUT absent altogether: counts as not set
+  ].join('\n');
+  t.same(checkFragment(fragment, good), [], 'everything survived');
+  const bad = [
+    '# CONFIG_TMPFS is not set',
+    'CONFIG_BLK_DEV_LOOP_MIN_COUNT=8',
+    'CONFIG_VT=y',
+    'CONFIG_INPUT=m',
+  ].join('\n');
+  const lost = checkFragment(fragment, bad);
+  t.equal(lost.length, 5, 'five options lost');
+  t.match(lost[0], /^CONFIG_TMPFS=y \(got: is not set\)$/);
+  t.match(lost[1], /^CONFIG_BLK_DEV_LOOP_MIN_COUNT=1 \(got: CONFIG_BLK_DEV_LOOP_MIN_COUNT=8\)$/);
+  t.match(lost[2], /^CONFIG_DEFAULT_HOSTNAME="x" \(got: absent\)$/);
+  t.match(lost[3], /^# CONFIG_VT is not set \(got: CONFIG_VT=y\)$/);
+  t.match(lost[4], /^# CONFIG_INPUT is not set \(got: CONFIG_INPUT=m\)$/);
+  t.same(checkFragment('', bad), [], 'empty fragment: nothing to lose');
+});
+
+t.test('the project fragment keeps what the suites need', async (t) => {
+  const frag = readFileSync(new URL('../../vm/kernel/config/omayexec.fragment', import.meta.url), 'utf8');
+  for (const opt of [
+    'CONFIG_TMPFS=y',
+    'CONFIG_PROC_SYSCTL=y',
+    'CONFIG_DEVTMPFS=y',
+    'CONFIG_BLK_DEV_LOOP=y',
+    'CONFIG_INET=y',
+    'CONFIG_IA32_EMULATION=y',
+    'CONFIG_USELIB=y',
+    'CONFIG_MEMFD_CREATE=y',
+    'CONFIG_IKCONFIG_PROC=y',
+    'CONFIG_IMA=y',
+    'CONFIG_SECURITYFS=y',
+    '# CONFIG_VT is not set',
+  ]) {
+    t.ok(frag.split('\n').includes(opt), opt);
+  }
+});
+
+const samplePatch = `From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
+Subject: [PATCH] sample
+
+body
+---
+ a.c   | 2 +-
+ new.c | 1 +
+
+diff --git a/src/a.c b/src/a.c
+index 1111111..2222222 100644
+--- a/src/a.c
++++ b/src/a.c
+@@ -1,3 +1,3 @@
+ int a;
+--- not a header: a removed line starting with "-- "
++++ not a header either
+ int c;
+diff --git a/new.c b/new.c
+new file mode 100644
+--- /dev/null
++++ b/new.c\t2020-07-23 00:00:00
+@@ -0,0 +1 @@
++int n;
+`;
+
+t.test('touchedFiles parses headers, skips hunk bodies', async (t) => {
+  t.same(touchedFiles(samplePatch), ['new.c', 'src/a.c']);
+  t.throws(() => touchedFiles('--- a/../etc/passwd\n+++ b/../etc/passwd\n@@ -1 +1 @@\n-x\n+y\n'), /unsafe path/);
+});
+
+t.test('seriesPatches', async (t) => {
+  for (const s of ['6.1', '6.12'] as Series[]) {
+    const ps = seriesPatches(s, 'omayexec-v7');
+    t.equal(ps.length, 3, `${s}: three patches`);
+    t.same(
+      ps.map((p) => basename(p)),
+      ['0001-fs-add-O_MAYEXEC-open-flag.patch', '0002-fs-enforce-O_MAYEXEC-in-may_open.patch', '0003-ima-add-MAY_OPENEXEC-policy-mask.patch'],
+      `${s}: in order`,
+    );
+    for (const p of ps) {
+      const text = readFileSync(p, 'utf8');
+      t.match(text, /^From [0-9a-f]{40} /, `${basename(p)}: git format-patch header`);
+      t.match(text, /\nSubject: \[PATCH \d\/3\] /, `${basename(p)}: subject`);
+    }
+    t.same(seriesPatches(s, 'none'), [], `${s}: none = no patch`);
+  }
+});
+
+function sh(cmd: string, args: string[], cwd?: string) {
+  return spawnSync(cmd, args, { cwd, encoding: 'utf8' });
+}
+
+t.test('syncWorkTree switches patch sets and keeps unchanged mtimes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'omayexec-sync-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const pristine = join(dir, 'pristine');
+  const work = join(dir, 'work');
+  const state = join(dir, 'work.state.json');
+  for (const root of [pristine, work]) {
+    mkdirSync(join(root, 'src'), { recursive: true });
+    writeFileSync(join(root, 'src/a.c'), 'int a;\nint b;\nint c;\n');
+    writeFileSync(join(root, 'src/b.c'), 'int x;\n');
+    writeFileSync(join(root, 'c.h'), '#define C 1\n');
+  }
+  const old = new Date('2020-01-01T00:00:00Z');
+  for (const f of ['src/a.c', 'src/b.c', 'c.h']) utimesSync(join(work, f), old, old);
+  const patchA = join(dir, 'A.patch');
+  writeFileSync(
+    patchA,
+    `--- a/src/a.c\n+++ b/src/a.c\n@@ -1,3 +1,3 @@\n int a;\n-int b;\n+int B;\n int c;\n--- /dev/null\n+++ b/new.c\n@@ -0,0 +1 @@\n+int n;\n`,
+  );
+  const patchB = join(dir, 'B.patch');
+  writeFileSync(patchB, `--- a/src/b.c\n+++ b/src/b.c\n@@ -1 +1 @@\n-int x;\n+int y;\n`);
+  const mtime = (f: string) => statSync(join(work, f)).mtimeMs;
+
+  let r = await syncWorkTree(pristine, work, state, [patchA]);
+  t.same(r.changed.sort(), ['new.c', 'src/a.c'], 'A: a.c and new.c written');
+  t.equal(readFileSync(join(work, 'src/a.c'), 'utf8'), 'int a;\nint B;\nint c;\n');
+  t.equal(readFileSync(join(work, 'new.c'), 'utf8'), 'int n;\n');
+  t.equal(mtime('src/b.c'), old.getTime(), 'b.c untouched');
+  t.equal(mtime('c.h'), old.getTime(), 'c.h untouched');
+
+  r = await syncWorkTree(pristine, work, state, [patchA]);
+  t.same(r.changed, [], 'A again: nothing rewritten');
+
+  const aTime = mtime('src/a.c');
+  r = await syncWorkTree(pristine, work, state, [patchA, patchB]);
+  t.same(r.changed, ['src/b.c'], 'A+B: only b.c written');
+  t.equal(mtime('src/a.c'), aTime, 'a.c mtime kept');
+
+  r = await syncWorkTree(pristine, work, state, [patchB]);
+  t.same(r.changed.sort(), ['new.c', 'src/a.c'], 'B: a.c restored, new.c removed');
+  t.equal(readFileSync(join(work, 'src/a.c'), 'utf8'), 'int a;\nint b;\nint c;\n');
+  t.notOk(existsSync(join(work, 'new.c')));
+  t.equal(readFileSync(join(work, 'src/b.c'), 'utf8'), 'int y;\n');
+
+  r = await syncWorkTree(pristine, work, state, []);
+  t.same(r.changed, ['src/b.c'], 'none: b.c restored');
+  t.equal(readFileSync(join(work, 'src/b.c'), 'utf8'), 'int x;\n');
+  t.equal(mtime('c.h'), old.getTime(), 'c.h never rewritten');
+
+  const bad = join(dir, 'bad.patch');
+  writeFileSync(bad, `--- a/src/b.c\n+++ b/src/b.c\n@@ -1 +1 @@\n-int nothing;\n+int y;\n`);
+  await t.rejects(syncWorkTree(pristine, work, state, [bad]), /does not apply/, 'a patch that does not apply is an error');
+  t.equal(readFileSync(join(work, 'src/b.c'), 'utf8'), 'int x;\n', 'and the work tree is left as it was');
+});
+
+for (const series of ['6.1', '6.12'] as Series[]) {
+  const pristine = join(defaultCacheDir(), 'src', `linux-source-${series}`);
+  const present = existsSync(join(pristine, 'Makefile')) && existsSync(join(pristine, 'fs/namei.c'));
+  t.test(
+    `omayexec-v7 series applies to Debian's pristine ${series} tree`,
+    { skip: present ? false : `pristine tree ${pristine} is absent (run a kernel build once to unpack it)` },
+    async (t) => {
+      const patches = seriesPatches(series, 'omayexec-v7');
+      for (const p of patches) {
+        const r = sh('patch', ['-p1', '--dry-run', '--batch', '--fuzz=0', '-d', pristine, '-i', p]);
+        t.equal(r.status, 0, `patch -p1 --dry-run ${basename(p)}`, { output: r.stdout + r.stderr });
+      }
+      // And for real, in sequence, on copies of the touched files.
+      const dir = mkdtempSync(join(tmpdir(), `omayexec-apply-${series}-`));
+      t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+      const work = join(dir, 'work');
+      mkdirSync(work);
+      const res = await syncWorkTree(pristine, work, join(dir, 'state.json'), patches);
+      t.ok(res.touched.includes('fs/namei.c') && res.touched.includes('fs/open.c'), 'touches fs/namei.c and fs/open.c');
+      const namei = readFileSync(join(work, 'fs/namei.c'), 'utf8');
+      t.match(namei, /"open_mayexec_enforce"/, 'sysctl entry');
+      t.match(namei, /\.mode\s*=\s*0600,\s*\n\s*\.proc_handler\s*=\s*proc_open_mayexec_enforce/, 'mode 0600, own handler');
+      t.match(namei, /\.extra2\s*=\s*SYSCTL_THREE/, 'range up to 3');
+      t.match(namei, /capable\(CAP_SYS_ADMIN\)/, 'CAP_SYS_ADMIN on write');
+      const handlerArg = series === '6.1' ? /proc_open_mayexec_enforce\(struct ctl_table \*table/ : /proc_open_mayexec_enforce\(const struct ctl_table \*table/;
+      t.match(namei, handlerArg, `handler signature for ${series}`);
+      t.match(readFileSync(join(work, 'include/uapi/asm-generic/fcntl.h'), 'utf8'), /#define O_MAYEXEC\s+040000000/);
+      t.match(readFileSync(join(work, 'include/linux/fs.h'), 'utf8'), /#define MAY_OPENEXEC\s+0x00000100/);
+      t.match(readFileSync(join(work, 'fs/fcntl.c'), 'utf8'), /BUILD_BUG_ON\(22 - 1/);
+      t.match(readFileSync(join(work, 'security/integrity/ima/ima_policy.c'), 'utf8'), /"MAY_OPENEXEC"/);
+    },
+  );
+}
+
+t.test('kernelBuildCommand rejects bad arguments with exit code 2', async (t) => {
+  const write = process.stderr.write.bind(process.stderr);
+  const lines: string[] = [];
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    lines.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    t.equal(await kernelBuildCommand([]), 2, 'no --series');
+    t.equal(await kernelBuildCommand(['--series', '5.4']), 2, 'unknown series');
+    t.equal(await kernelBuildCommand(['--series', '6.1', '--patches', 'v6']), 2, 'unknown patch set');
+    t.equal(await kernelBuildCommand(['--series', '6.1', '--source', '/nonexistent']), 2, 'missing source');
+    t.equal(await kernelBuildCommand(['--series=6.1', '--bogus']), 2, 'unknown flag');
+  } finally {
+    process.stderr.write = write;
+  }
+  t.equal(lines.length, 5, 'one line each');
+  for (const l of lines) t.match(l, /^kernel build: .+\n$/);
+});
