@@ -36,4 +36,8 @@ export interface RunConfig {
   suiteTimeoutSec: number;
   /** '-' for stdout, else a device or file path (the guest uses /dev/ttyS1). */
   output: string;
+  /** A VM boot: values such as sysctl defaults are as the kernel set them. */
+  freshBoot: boolean;
+  /** Expectation overrides (tests of the project only; see harness/suite.ts). */
+  overrides: Record<string, string>;
 }

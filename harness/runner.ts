@@ -52,7 +52,14 @@ function runSuite(id: string, cfg: RunConfig, out: Output): Promise<number> {
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, [suitePath(id)], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, OMAYEXEC_EXPECT: cfg.expect.join(','), TAP_COLOR: '0', NO_COLOR: '1' },
+    env: {
+      ...process.env,
+      OMAYEXEC_EXPECT: cfg.expect.join(','),
+      OMAYEXEC_FRESH_BOOT: cfg.freshBoot ? '1' : '0',
+      OMAYEXEC_OVERRIDES: JSON.stringify(cfg.overrides ?? {}),
+      TAP_COLOR: '0',
+      NO_COLOR: '1',
+    },
   });
   const flushOut = forwardLines(child.stdout, (l) => out.line(l));
   const flushErr = forwardLines(child.stderr, (l) => out.event({ event: 'stderr', suite: id, line: l }));

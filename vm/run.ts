@@ -28,6 +28,8 @@ export interface RunOptions {
   bootTimeoutSec?: number;
   suiteTimeoutSec?: number;
   runTimeoutSec?: number;
+  /** Deliberately wrong expectations (tests of the project): case name -> outcome. */
+  overrides?: Record<string, string>;
   progress: Progress;
 }
 
@@ -68,11 +70,12 @@ function buildRecord(
     timings,
     qemu: qemu && { accel: qemu.accel, argv: qemu.argv, exitCode: qemu.exitCode, signal: qemu.signal, killedFor: qemu.killedFor },
     consoleSigns: fate.signs.map((s) => ({ kind: s.kind, line: s.line })),
+    overriddenExpectations: o.overrides ?? {},
   };
 }
 
 function runConfig(o: RunOptions, output: string, suiteTimeoutSec: number): RunConfig {
-  return { suites: o.suites, expect: o.expect, suiteTimeoutSec, output };
+  return { suites: o.suites, expect: o.expect, suiteTimeoutSec, output, freshBoot: !o.direct, overrides: o.overrides ?? {} };
 }
 
 export async function runInVm(o: RunOptions): Promise<RunOutcome> {
