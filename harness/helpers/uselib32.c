@@ -5,11 +5,18 @@
  * a static buffer: this binary is linked static and non-PIE, so its data sits
  * below 4 GiB.
  *
- *   uselib32 probe   -> "RET <getpid via int 0x80>" (a crash means no IA32 emulation)
- *   uselib32 PATH    -> "RET <raw return>" (negative errno on failure)
+ *   uselib32 probe            -> "RET <getpid via int 0x80>" (a crash: no IA32 emulation)
+ *   uselib32 [--no-dac] PATH  -> "RET <raw return>" (negative errno on failure)
+ *
+ * --no-dac clears CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the effective
+ * set first: exec gave root every capability back, so the suite's own
+ * capability state does not reach this process.
  */
+#include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static char path_below_4g[4096];
 
@@ -21,17 +28,38 @@ static long int80(long nr, long arg1)
 	return ret;
 }
 
+static int drop_dac(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -1;
+	data[0].effective &= ~((1u << CAP_DAC_OVERRIDE) | (1u << CAP_DAC_READ_SEARCH));
+	return syscall(SYS_capset, &hdr, data);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: uselib32 probe | PATH\n");
-		return 2;
-	}
-	if (strcmp(argv[1], "probe") == 0) {
+	const char *path;
+
+	if (argc == 2 && strcmp(argv[1], "probe") == 0) {
 		printf("RET %ld\n", int80(20 /* i386 getpid */, 0));
 		return 0;
 	}
-	strncpy(path_below_4g, argv[1], sizeof(path_below_4g) - 1);
+	if (argc == 3 && strcmp(argv[1], "--no-dac") == 0) {
+		if (drop_dac()) {
+			perror("capset");
+			return 3;
+		}
+		path = argv[2];
+	} else if (argc == 2) {
+		path = argv[1];
+	} else {
+		fprintf(stderr, "usage: uselib32 probe | [--no-dac] PATH\n");
+		return 2;
+	}
+	strncpy(path_below_4g, path, sizeof(path_below_4g) - 1);
 	printf("RET %ld\n", int80(86 /* i386 uselib */, (long)(unsigned long)path_below_4g));
 	return 0;
 }

@@ -4,6 +4,7 @@
 import { EXEC_ROWS, execCaseName, type ExecRow } from '../../fixtures/exec.js';
 import { execProbeOutcome, runHelper } from '../../harness/helpers.js';
 import { expectOutcome, gate } from '../../harness/suite.js';
+import { suiteGate } from '../../fixtures/suites.js';
 import * as sys from '../../harness/sys.js';
 import { withWorkMount, type WorkMount } from '../../harness/workmount.js';
 
@@ -32,7 +33,7 @@ function runRow(row: ExecRow, m: WorkMount): string {
   }
 }
 
-if (gate({ profile: 'exec-cleanups', needsRoot: true })) {
+if (gate(suiteGate('exec'))) {
   for (const row of EXEC_ROWS) {
     const actual = withWorkMount({ noexec: row.mount === 'noexec', mode: row.mode }, (m) => runRow(row, m));
     expectOutcome(execCaseName(row), actual, row.expected);

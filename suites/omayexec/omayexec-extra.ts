@@ -6,6 +6,7 @@ import { EXEC_UNDER_POLICY_ROWS, EXTRA_ROWS, extraCaseName, type ExtraRow, type 
 import { execProbeOutcome, runHelper } from '../../harness/helpers.js';
 import { outcomeOf } from '../../harness/opener.js';
 import { expectOutcome, gate, openFdCount } from '../../harness/suite.js';
+import { suiteGate } from '../../fixtures/suites.js';
 import { withSysctl } from '../../harness/sysctl.js';
 import * as sys from '../../harness/sys.js';
 import { withWorkMount, type WorkMount } from '../../harness/workmount.js';
@@ -71,7 +72,7 @@ function runRow(row: ExtraRow, m: WorkMount): string {
   );
 }
 
-if (gate({ profile: 'omayexec-v7', needsRoot: true })) {
+if (gate(suiteGate('omayexec-extra'))) {
   const fdsBefore = openFdCount();
   for (const row of EXTRA_ROWS) {
     const actual = withWorkMount({ noexec: row.mount === 'noexec', mode: row.mode }, (m) => runRow(row, m));

@@ -3,6 +3,7 @@
 import { policyCaseName, policyCases, VARIANTS, type PolicyCase } from '../../fixtures/omayexec-policy.js';
 import { selftestFlags, tryOpen } from '../../harness/opener.js';
 import { expectOutcome, gate, openFdCount, skipCase, t } from '../../harness/suite.js';
+import { suiteGate } from '../../fixtures/suites.js';
 import { withSysctl } from '../../harness/sysctl.js';
 import * as sys from '../../harness/sys.js';
 import { loopDriverPresent, NO_LOOP_REASON, OBJECT_TYPES, withWorkMount } from '../../harness/workmount.js';
@@ -13,7 +14,7 @@ function withCapState<T>(caps: PolicyCase['caps'], fn: () => T): T {
   return caps === 'dac' ? fn() : sys.withoutEffectiveCaps(DAC_CAPS, fn);
 }
 
-if (gate({ profile: 'omayexec-v7', needsRoot: true })) {
+if (gate(suiteGate('omayexec-policy'))) {
   const fdsBefore = openFdCount();
   const all = policyCases(OBJECT_TYPES);
   for (const v of VARIANTS) {

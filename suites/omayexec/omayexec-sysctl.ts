@@ -4,6 +4,7 @@
 import { statSync } from 'node:fs';
 import { outcomeOf } from '../../harness/opener.js';
 import { expectOutcome, gate, openFdCount, skipCase } from '../../harness/suite.js';
+import { suiteGate } from '../../fixtures/suites.js';
 import { MAYEXEC_SYSCTL, readSysctl, writeSysctl } from '../../harness/sysctl.js';
 import * as sys from '../../harness/sys.js';
 
@@ -35,7 +36,7 @@ function asUser<T>(uid: number, raise: number[], fn: () => T): T {
   }
 }
 
-if (gate({ profile: 'omayexec-v7', needsRoot: true })) {
+if (gate(suiteGate('omayexec-sysctl'))) {
   const fdsBefore = openFdCount();
   const saved = readSysctl();
   try {

@@ -1,0 +1,50 @@
+// Suite uselib: uselib(2) error codes after the v5.9 clean-ups (SPEC.md §4),
+// through the i386 entry, the only one x86-64 has. SKIPs with the reason when
+// the kernel has no way in (no IA32 emulation) or no uselib (CONFIG_USELIB
+// off, or 6.16+ where it was removed).
+import { release } from 'node:os';
+import { USELIB_ROWS, uselibCaseName, type UselibRow } from '../../fixtures/uselib.js';
+import { runHelper } from '../../harness/helpers.js';
+import { releaseVersion } from '../../harness/profiles.js';
+import { expectOutcome, gate, t } from '../../harness/suite.js';
+import { suiteGate } from '../../fixtures/suites.js';
+import { errnoName } from '../../harness/sys.js';
+import { withWorkMount } from '../../harness/workmount.js';
+
+/** "RET -13" -> EACCES; "RET 0" -> 0. */
+function outcome(stdout: string): string {
+  const m = /RET (-?\d+)/.exec(stdout);
+  if (!m) return `UNKNOWN(${JSON.stringify(stdout.slice(0, 60))})`;
+  const v = Number(m[1]);
+  return v < 0 ? errnoName(-v) : String(v);
+}
+
+/** Why uselib cannot be exercised on this kernel, or null when it can. */
+function unavailable(): string | null {
+  const p = runHelper('uselib32', ['probe']);
+  if (p.signal || !/RET \d+/.test(p.stdout)) {
+    return `int $0x80 unavailable (helper ${p.signal ? `killed by ${p.signal}` : 'gave no answer'}): kernel without IA32 emulation (CONFIG_IA32_EMULATION off or ia32_emulation=0)`;
+  }
+  const r = outcome(runHelper('uselib32', ['/nonexistent-omx-uselib-probe']).stdout);
+  if (r === 'ENOSYS') {
+    const [major, minor] = releaseVersion(release());
+    const removed = major > 6 || (major === 6 && minor >= 16);
+    return removed
+      ? `uselib returns ENOSYS: removed from mainline in 6.16 (kernel ${release()})`
+      : `uselib returns ENOSYS: kernel built without CONFIG_USELIB (${release()})`;
+  }
+  return null;
+}
+
+function runRow(row: UselibRow): string {
+  return withWorkMount({ noexec: row.mount === 'noexec', mode: row.mode }, (m) => {
+    const args = row.noDac ? ['--no-dac', m.paths[row.object]] : [m.paths[row.object]];
+    return outcome(runHelper('uselib32', args).stdout);
+  });
+}
+
+if (gate(suiteGate('uselib'))) {
+  const why = unavailable();
+  if (why) t.plan(0, `SKIP ${why}`);
+  else for (const row of USELIB_ROWS) expectOutcome(uselibCaseName(row), runRow(row), row.expected);
+}
