@@ -360,3 +360,37 @@ t.test('expectedFromName', async (t) => {
   t.equal(expectedFromName('a ->   ELOOP  '), 'ELOOP');
   t.equal(expectedFromName('no arrow here'), undefined);
 });
+
+t.test('the real 5-suite passing run: omayexec suites skipped by the runner with the probe evidence', async (t) => {
+  const run = parse('debian-6.1-pass-5suites.raw');
+  t.same(run.suites.map((s) => [s.id, s.status]), [
+    ['exec', 'pass'],
+    ['omayexec-extra', 'skip'],
+    ['omayexec-policy', 'skip'],
+    ['omayexec-sysctl', 'skip'],
+    ['uselib', 'pass'],
+  ]);
+  for (const s of run.suites.filter((x) => x.id.startsWith('omayexec-'))) {
+    t.match(s.reason, /O_MAYEXEC=040000000\) -> EINVAL: kernel lacks O_MAYEXEC$/, `${s.id}: reason is the probe's evidence`);
+    t.equal(s.exit, 4, `${s.id}: kselftest skip status`);
+    t.same(s.cases, [], `${s.id}: no case invented`);
+  }
+  t.equal(only(run, 'exec').cases.length, 14);
+  const uselib = only(run, 'uselib');
+  t.equal(uselib.cases.length, 8);
+  t.ok(uselib.cases.every((c) => c.status === 'pass' && c.id.startsWith('uselib ')));
+  t.equal(run.end?.exit, 0);
+});
+
+t.test('kselftest skip status 4 with every case skipped is a skip, not an error', async (t) => {
+  // harness/runner.ts maps exit 4 to "skip" (kselftest convention).
+  const lines = [
+    'OMX {"event":"suite-begin","suite":"uselib"}',
+    'ok 1 - uselib type=directory -> EACCES # SKIP CONFIG_IA32_EMULATION not set',
+    '1..1',
+    'OMX {"event":"suite-end","suite":"uselib","exit":4,"signal":null,"seconds":0.2,"timedOut":false}',
+  ];
+  const s = parseRunnerOutput(lines).suites[0]!;
+  t.equal(s.status, 'skip');
+  t.same(s.cases.map((c) => c.status), ['skip']);
+});
