@@ -10,6 +10,8 @@ export const NR = {
   write: 1,
   open: 2,
   close: 3,
+  fchmod: 91,
+  pipe2: 293,
   ioctl: 16,
   fcntl: 72,
   uselib64: 134,
@@ -185,8 +187,31 @@ export function memfdCreate(name: string, flags = 0): SysResult {
 export function prctl(option: number, arg2 = 0, arg3 = 0, arg4 = 0, arg5 = 0): SysResult {
   return call(NR.prctl, ['int', option], ['long', arg2], ['long', arg3], ['long', arg4], ['long', arg5]);
 }
+export function fchmod(fd: number, mode: number): SysResult {
+  return call(NR.fchmod, ['int', fd], ['uint', mode]);
+}
+
+/** pipe2(2): [read end, write end]. */
+export function pipe(): [number, number] {
+  const fds = Buffer.alloc(8);
+  const r = call(NR.pipe2, ['void *', fds], ['int', 0]);
+  if (!r.ok) throw new Error(`pipe2 failed: ${r.errno}`);
+  return [fds.readInt32LE(0), fds.readInt32LE(4)];
+}
+
 export const PR_GET_SECUREBITS = 27;
 export const PR_SET_SECUREBITS = 28;
+
+/** Securebits (SPEC.md §5 and linux/securebits.h). */
+export const SECBIT = {
+  NOROOT: 0x1,
+  NOROOT_LOCKED: 0x2,
+  EXEC_RESTRICT_FILE: 0x100,
+  EXEC_RESTRICT_FILE_LOCKED: 0x200,
+  EXEC_DENY_INTERACTIVE: 0x400,
+  EXEC_DENY_INTERACTIVE_LOCKED: 0x800,
+  KEEP_CAPS: 0x10,
+} as const;
 
 // --- capabilities (effective set of the calling thread only) ---------------
 

@@ -14,7 +14,9 @@ export interface WorkMountOptions {
   /** Mode of the regular file and the directory; other objects are 0400. */
   mode: number;
   /** Body of the regular file. */
-  content?: string;
+  content?: string | Buffer;
+  /** tmpfs size option; SPEC.md §2.6 uses 4k (an ELF body needs more). */
+  size?: string;
 }
 
 export interface WorkMount {
@@ -34,7 +36,7 @@ function must(what: string, r: sys.SysResult): void {
 export function makeWorkMount(opts: WorkMountOptions): WorkMount {
   const dir = mkdtempSync(join(tmpdir(), 'omx-test-mount-'));
   const flags = opts.noexec ? sys.MS.NOEXEC : 0;
-  const mounted = sys.mount('tmpfs', dir, 'tmpfs', flags, 'mode=0700,size=4k');
+  const mounted = sys.mount('tmpfs', dir, 'tmpfs', flags, `mode=0700,size=${opts.size ?? '4k'}`);
   if (!mounted.ok) {
     rmdirSync(dir);
     throw new Error(`fixture: mount tmpfs on ${dir} failed: ${mounted.errno}`);

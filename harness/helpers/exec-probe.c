@@ -6,12 +6,15 @@
  *
  *   exec-probe execve PATH
  *   exec-probe execveat DIRFD|cwd PATH FLAGS   (FLAGS in decimal or 0x hex)
+ *   exec-probe securebits                      prints "SECUREBITS <n>" (inherited
+ *                                              across the fork and exec that started it)
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -21,6 +24,10 @@ int main(int argc, char **argv)
 	char *child_envp[] = { NULL };
 	long ret;
 
+	if (argc == 2 && strcmp(argv[1], "securebits") == 0) {
+		printf("SECUREBITS %d\n", prctl(PR_GET_SECUREBITS, 0, 0, 0, 0));
+		return 0;
+	}
 	if (argc == 3 && strcmp(argv[1], "execve") == 0) {
 		ret = syscall(SYS_execve, argv[2], child_argv, child_envp);
 	} else if (argc == 5 && strcmp(argv[1], "execveat") == 0) {
