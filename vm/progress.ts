@@ -8,6 +8,7 @@ export type Verbosity = 'quiet' | 'normal' | 'verbose';
 export class Progress {
   private readonly t0 = performance.now();
   private counts = { ok: 0, notOk: 0, skip: 0 };
+  private skipReason: string | null = null;
 
   constructor(private readonly verbosity: Verbosity = 'normal', private readonly out: NodeJS.WritableStream = process.stderr) {}
 
@@ -31,10 +32,15 @@ export class Progress {
     const e = decodeEvent(line);
     if (e?.event === 'suite-begin') {
       this.counts = { ok: 0, notOk: 0, skip: 0 };
-      this.say(`suite ${e.suite}: running`);
+      this.skipReason = null;
+      if (this.verbosity === 'verbose') this.say(`suite ${e.suite}: running`);
     } else if (e?.event === 'suite-end') {
       const c = this.counts;
       const how = e.timedOut ? 'TIMED OUT' : e.signal ? `killed by ${e.signal}` : `exit ${e.exit}`;
+      if (this.skipReason !== null && c.ok + c.notOk === 0) {
+        this.say(`suite ${e.suite}: SKIP ${this.skipReason}`);
+        return;
+      }
       this.say(`suite ${e.suite}: ${c.ok} ok, ${c.notOk} not ok, ${c.skip} skipped (${how}, ${e.seconds.toFixed(2)} s)`);
     } else if (e?.event === 'profile') {
       this.say(`profile ${e.name}: ${e.supported ? 'supported' : 'absent'} (${e.evidence})`);
@@ -42,6 +48,8 @@ export class Progress {
       this.say(`runner started on kernel ${e.kernel} (guest uptime ${e.uptime} s)`);
     } else if (!e) {
       const t = line.trimStart();
+      const skipAll = /^1\.\.0\s*#\s*(?:SKIP\s*)?(.*)$/i.exec(line);
+      if (skipAll) this.skipReason = skipAll[1] ?? '';
       if (/^ok\b/.test(t) && !line.startsWith(' ')) (/# SKIP/i.test(t) ? this.counts.skip++ : this.counts.ok++);
       if (/^not ok\b/.test(t) && !line.startsWith(' ')) this.counts.notOk++;
       if (this.verbosity === 'verbose') this.out.write(`  | ${line}\n`);
