@@ -3,7 +3,7 @@
 // control lines, and ends with the sentinel `end` event. Same code in the
 // guest (/init starts it) and in direct mode.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { machine, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SUITE_GATES } from '../fixtures/suites.js';
@@ -30,6 +30,10 @@ class Output {
 }
 
 function suitePath(id: string): string {
+  // Extra suites (the project's fault tests) in direct mode; the guest has
+  // them copied into /omx/suites.
+  const extra = process.env.OMAYEXEC_EXTRA_SUITES;
+  if (extra && existsSync(`${extra}/${id}.js`)) return `${extra}/${id}.js`;
   return fileURLToPath(new URL(`./suites/${id}.js`, import.meta.url));
 }
 

@@ -11,7 +11,7 @@ import {
 } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { CpioWriter, type CpioEntry } from './cpio.js';
-import { cacheRoot, guestTree, projectRoot } from './paths.js';
+import { cacheRoot, extraSuitesDir, guestTree, projectRoot } from './paths.js';
 
 /** Busybox applets /init and the suites call. */
 const APPLETS = ['sh', 'mount', 'umount', 'mkdir', 'insmod', 'reboot', 'poweroff', 'cat', 'echo', 'sleep', 'ls', 'true', 'uname', 'stty'];
@@ -190,6 +190,12 @@ function guestEntries(): CpioEntry[] {
     }
   };
   walk(guestTree);
+  const extra = extraSuitesDir();
+  if (extra) {
+    for (const f of readdirSync(extra).filter((n) => n.endsWith('.js')).sort()) {
+      entries.push({ kind: 'file', path: `/omx/suites/${f}`, source: join(extra, f), mode: 0o644 });
+    }
+  }
   return entries;
 }
 

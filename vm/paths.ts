@@ -16,3 +16,11 @@ export function cacheRoot(): string {
 export function resultsRoot(): string {
   return process.env.OMAYEXEC_RESULTS ?? join(projectRoot, 'results');
 }
+
+/**
+ * Extra suite files (*.js) to ship and offer besides the built ones. Only the
+ * project's own fault tests use it (a suite that hangs, crashes, warns...).
+ */
+export function extraSuitesDir(): string | null {
+  return process.env.OMAYEXEC_EXTRA_SUITES ?? null;
+}

@@ -9,7 +9,7 @@ import type { RunConfig } from '../harness/protocol.js';
 import { ensureBaseArchive, writeRunArchive, assembleInitrd } from './initramfs.js';
 import { inspectKernel } from './kernel-image.js';
 import { parseRunnerOutput, type ParsedRun } from './parse.js';
-import { guestTree } from './paths.js';
+import { extraSuitesDir, guestTree } from './paths.js';
 import { chooseAccel, runQemu, type QemuOutcome } from './qemu.js';
 import { newRunId, runDir, totalsOf, writeRunFolder, type KernelIdentity, type RunRecord } from './results.js';
 import { attributeWarnings, decideVerdict, type GuestFate } from './verdict.js';
@@ -39,9 +39,9 @@ export interface RunOutcome {
 }
 
 export function availableSuites(): string[] {
-  const dir = join(guestTree, 'suites');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.js')).map((f) => basename(f, '.js')).sort();
+  const ids = (dir: string | null) =>
+    dir && existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.js')).map((f) => basename(f, '.js')) : [];
+  return [...new Set([...ids(join(guestTree, 'suites')), ...ids(extraSuitesDir())])].sort();
 }
 
 function sha256(path: string): string {

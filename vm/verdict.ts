@@ -62,7 +62,11 @@ export function decideVerdict(run: ParsedRun, fate: GuestFate): VerdictResult {
   const timedOut = run.suites.filter((s) => s.status === 'timeout');
   if (timedOut.length) return mk('timeout', `suite(s) timed out: ${timedOut.map((s) => s.id).join(', ')}`);
   const cases = run.suites.flatMap((s) => s.cases);
-  const failed = cases.filter((c) => c.status === 'fail' || c.status === 'error');
+  // A suite that crashed, lost its output or broke its plan verified nothing
+  // reliably: that is a harness-level error, worse than a failed case.
+  const errors = cases.filter((c) => c.status === 'error');
+  if (errors.length) return mk('error', `${errors.length} suite error(s), first: ${errors[0]!.id}`);
+  const failed = cases.filter((c) => c.status === 'fail');
   if (failed.length) return mk('fail', `${failed.length} case(s) failed, first: ${failed[0]!.id}`);
   if (!cases.some((c) => c.status === 'pass')) return mk('skip', 'nothing verifiable: every suite skipped');
   return mk('pass', `${cases.filter((c) => c.status === 'pass').length} case(s) passed`);
