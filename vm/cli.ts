@@ -16,6 +16,7 @@ commands:
   run [--kernel PATH | --debian 6.1|6.12 | --reference 6.1|6.12 | --direct]
       [--suite NAME]... [--expect PROFILE]... [--quiet | --verbose]
       [--boot-timeout S] [--suite-timeout S] [--run-timeout S] [--append ARGS]
+      [--config FILE | --skip-config-check]
       With no kernel option: the reference kernel 6.1 (built once, then cached).
   kernel build --series 6.1|6.12 [--source DIR] [--patches omayexec-v7|none]
 
@@ -56,6 +57,8 @@ async function runCommand(argv: string[]): Promise<number> {
       'suite-timeout': { type: 'string' },
       'run-timeout': { type: 'string' },
       append: { type: 'string' },
+      config: { type: 'string' },
+      'skip-config-check': { type: 'boolean' },
       // For the project's own tests: make one expectation wrong on purpose.
       'override-expectation': { type: 'string', multiple: true },
     },
@@ -80,6 +83,8 @@ async function runCommand(argv: string[]): Promise<number> {
   const o: RunOptions = {
     suites: wanted,
     overrides,
+    configPath: values.config,
+    skipConfigCheck: values['skip-config-check'],
     expect,
     kernelSource: '',
     progress,

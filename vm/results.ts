@@ -32,6 +32,8 @@ export interface RunRecord {
   consoleSigns: { kind: string; line: string }[];
   /** Non-empty only when a test of the project made expectations wrong on purpose. */
   overriddenExpectations: Record<string, string>;
+  /** Kernel config pre-check (VM runs): where the config came from and what it lacks. */
+  configCheck?: { source: string; fatal: string[]; suiteLevel: { option: string; suites: string | string[] }[] } | null;
 }
 
 export function newRunId(): string {

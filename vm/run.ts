@@ -7,7 +7,8 @@ import { basename, join } from 'node:path';
 import { release as hostRelease } from 'node:os';
 import type { RunConfig } from '../harness/protocol.js';
 import { ensureBaseArchive, writeRunArchive, assembleInitrd } from './initramfs.js';
-import { inspectKernel } from './kernel-image.js';
+import { BadInputError, inspectKernel } from './kernel-image.js';
+import { checkConfig, findKernelConfig, type ConfigReport } from './kconfig-check.js';
 import { parseRunnerOutput, type ParsedRun } from './parse.js';
 import { extraSuitesDir, guestTree } from './paths.js';
 import { chooseAccel, runQemu, type QemuOutcome } from './qemu.js';
@@ -30,6 +31,8 @@ export interface RunOptions {
   runTimeoutSec?: number;
   /** Deliberately wrong expectations (tests of the project): case name -> outcome. */
   overrides?: Record<string, string>;
+  configPath?: string;
+  skipConfigCheck?: boolean;
   progress: Progress;
 }
 
@@ -78,9 +81,31 @@ function runConfig(o: RunOptions, output: string, suiteTimeoutSec: number): RunC
   return { suites: o.suites, expect: o.expect, suiteTimeoutSec, output, freshBoot: !o.direct, overrides: o.overrides ?? {} };
 }
 
+export class MissingConfigError extends BadInputError {}
+
+/** Names what the kernel lacks before booting it; fatal gaps stop the run. */
+function precheckConfig(kernelPath: string, o: RunOptions): ConfigReport | null {
+  const found = findKernelConfig(kernelPath, o.configPath);
+  if (!found) {
+    o.progress.info('config check: no config found (give --config FILE, or build with CONFIG_IKCONFIG); not checked');
+    return null;
+  }
+  const report = checkConfig(found.text, found.source);
+  for (const n of report.suiteLevel) {
+    const affects = Array.isArray(n.affects) ? n.affects.join(', ') : n.affects;
+    o.progress.info(`config check: CONFIG_${n.option} missing (${n.why}): affects ${affects}`);
+  }
+  if (report.fatal.length) {
+    const list = report.fatal.map((n) => `CONFIG_${n.option} (${n.why})`).join('; ');
+    throw new MissingConfigError(`kernel config ${found.source} lacks what the guest needs: ${list} (--skip-config-check to boot anyway)`);
+  }
+  return report;
+}
+
 export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   const kernelPath = o.kernelPath!;
   const info = inspectKernel(kernelPath);
+  const configReport = o.skipConfigCheck ? null : precheckConfig(kernelPath, o);
   const accel = chooseAccel(kernelPath);
   const kvm = accel === 'kvm';
   const scale = kvm ? 1 : 3;
@@ -140,6 +165,11 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   };
   const kernel: KernelIdentity = { path: kernelPath, sha256: sha256(kernelPath), release: info.version?.split(' ')[0] ?? null, source: o.kernelSource };
   const record = buildRecord(runId, run, fate, o, kernel, timings, outcome);
+  record.configCheck = configReport && {
+    source: configReport.source,
+    fatal: configReport.fatal.map((n) => n.option),
+    suiteLevel: configReport.suiteLevel.map((n) => ({ option: n.option, suites: n.affects })),
+  };
   writeRunFolder(dir, run, record);
   writeFileSync(join(dir, 'results.raw'), lines.join('\n') + '\n');
   return { record, dir };
