@@ -156,7 +156,8 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs -o mode=1777 tmpfs /tmp
-echo "OMX-CONSOLE init reached"
+read up _ < /proc/uptime
+echo "OMX-CONSOLE init reached uptime=$up"
 for m in /omx/modules/*.ko; do
   [ -e "$m" ] && insmod "$m"
 done

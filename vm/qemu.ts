@@ -89,7 +89,7 @@ export interface QemuOutcome {
   signs: (ConsoleSign & { resultLines: number })[];
   accel: 'kvm' | 'tcg';
   /** Milliseconds from QEMU start. */
-  timings: { firstConsole?: number; initReached?: number; exited: number };
+  timings: { firstConsole?: number; initReached?: number; exited: number; /** guest clock at /init */ initUptime?: number };
   argv: string[];
 }
 
@@ -170,6 +170,8 @@ export function runQemu(o: QemuOptions): Promise<QemuOutcome> {
   const onConsoleLine = (line: string) => {
     if (outcome.timings.initReached === undefined && line.includes('OMX-CONSOLE init reached')) {
       outcome.timings.initReached = since();
+      const up = /uptime=([\d.]+)/.exec(line);
+      if (up) outcome.timings.initUptime = Number(up[1]);
     }
     const sign = scanConsoleLine(line);
     if (sign) {

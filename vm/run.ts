@@ -157,6 +157,7 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
     baseArchiveBuilt: base.built ? base.seconds : 0,
     qemuToConsole: ms(outcome.timings.firstConsole),
     qemuToInit: ms(outcome.timings.initReached),
+    guestUptimeAtInit: outcome.timings.initUptime ?? null,
     guestUptimeAtRunner: run.start?.uptime ?? null,
     guestUptimeAtEnd: run.end?.uptime ?? null,
     suites: suitesSec,
