@@ -19,6 +19,8 @@ commands:
       [--config FILE | --skip-config-check]
       With no kernel option: the reference kernel 6.1 (built once, then cached).
   kernel build --series 6.1|6.12 [--source DIR] [--patches omayexec-v7|none]
+  compare BASE CANDIDATE [--json]   regressions, fixes, newly skipped/run cases;
+                                    exit 1 when there is a regression (git bisect run)
 
 exit status of run: 0 conformant, 1 a case failed, 2 bad usage or input,
 3 kernel panic/oops, 4 nothing verifiable, 5 timeout, 6 boot failure or harness error`;
@@ -136,6 +138,14 @@ export async function main(argv: string[]): Promise<number> {
     switch (cmd) {
       case 'run':
         return await runCommand(rest);
+      case 'compare': {
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean' } } });
+        if (positionals.length !== 2) throw new UsageError('compare takes two runs: BASE CANDIDATE (run folders, results.json files or run ids)');
+        const { compareRuns, formatComparison, loadRun } = await import('./compare.js');
+        const c = compareRuns(loadRun(positionals[0]!), loadRun(positionals[1]!));
+        console.log(values.json ? JSON.stringify(c, null, 2) : formatComparison(c));
+        return c.regressions.length ? 1 : 0;
+      }
       case 'kernel': {
         if (rest[0] !== 'build') throw new UsageError(`unknown kernel subcommand '${rest[0] ?? ''}'; valid: build`);
         const { kernelBuildCommand } = await kernelBuilder();

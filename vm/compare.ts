@@ -1,0 +1,85 @@
+// compare BASE CANDIDATE: what changed between two runs, case by case.
+// Exit 0 without regression, 1 with one (usable under `git bisect run`).
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { BadInputError } from './kernel-image.js';
+import { resultsRoot } from './paths.js';
+import type { RunRecord } from './results.js';
+
+export interface Comparison {
+  base: { runId: string; kernel: string; verdict: string };
+  candidate: { runId: string; kernel: string; verdict: string };
+  kernelDiffers: boolean;
+  regressions: string[];
+  fixes: string[];
+  newlySkipped: string[];
+  newlyRun: string[];
+  disappeared: string[];
+}
+
+/** A run folder, a results.json, or a run id under results/. */
+export function loadRun(ref: string): RunRecord {
+  const candidates = [ref, join(ref, 'results.json'), join(resultsRoot(), ref, 'results.json')];
+  for (const c of candidates) {
+    if (existsSync(c) && statSync(c).isFile()) {
+      try {
+        return JSON.parse(readFileSync(c, 'utf8')) as RunRecord;
+      } catch (e) {
+        throw new BadInputError(`${c} is not a results.json: ${(e as Error).message}`);
+      }
+    }
+  }
+  throw new BadInputError(`no run found at ${ref} (give a run folder, its results.json, or a run id under ${resultsRoot()})`);
+}
+
+const ran = (s: string | undefined) => s === 'pass' || s === 'fail' || s === 'error';
+const bad = (s: string | undefined) => s === 'fail' || s === 'error';
+
+export function compareRuns(base: RunRecord, cand: RunRecord): Comparison {
+  const b = new Map(base.cases.map((c) => [c.id, c.status]));
+  const c = new Map(cand.cases.map((x) => [x.id, x.status]));
+  const out: Comparison = {
+    base: { runId: base.runId, kernel: base.kernel.release ?? '?', verdict: base.verdict },
+    candidate: { runId: cand.runId, kernel: cand.kernel.release ?? '?', verdict: cand.verdict },
+    kernelDiffers: base.kernel.release !== cand.kernel.release || base.kernel.sha256 !== cand.kernel.sha256,
+    regressions: [],
+    fixes: [],
+    newlySkipped: [],
+    newlyRun: [],
+    disappeared: [],
+  };
+  for (const [id, cs] of c) {
+    const bs = b.get(id);
+    if (bs === 'pass' && bad(cs)) out.regressions.push(id);
+    else if (bad(bs) && cs === 'pass') out.fixes.push(id);
+    else if (ran(bs) && cs === 'skip') out.newlySkipped.push(id);
+    else if (!ran(bs) && ran(cs)) out.newlyRun.push(id);
+  }
+  for (const id of b.keys()) if (!c.has(id)) out.disappeared.push(id);
+  // A verdict that got worse without a case to show for it (panic, timeout,
+  // lost output) is a regression too.
+  const rank = ['pass', 'skip', 'fail', 'timeout', 'error', 'boot-failure', 'panic'];
+  if (rank.indexOf(cand.verdict) > rank.indexOf(base.verdict) && cand.verdict !== 'skip' && !out.regressions.length) {
+    out.regressions.push(`(run) verdict ${base.verdict} -> ${cand.verdict}`);
+  }
+  return out;
+}
+
+export function formatComparison(c: Comparison): string {
+  const lines = [
+    `base:      ${c.base.runId}  kernel ${c.base.kernel}  verdict ${c.base.verdict}`,
+    `candidate: ${c.candidate.runId}  kernel ${c.candidate.kernel}  verdict ${c.candidate.verdict}`,
+    c.kernelDiffers ? 'kernel identity differs (release or image sha256)' : 'same kernel image',
+  ];
+  const section = (title: string, ids: string[]) => {
+    lines.push(`${title}: ${ids.length}`);
+    for (const id of ids.slice(0, 200)) lines.push(`  ${id}`);
+    if (ids.length > 200) lines.push(`  ... ${ids.length - 200} more (see --json)`);
+  };
+  section('regressions (pass -> fail)', c.regressions);
+  section('fixes (fail -> pass)', c.fixes);
+  section('newly skipped', c.newlySkipped);
+  section('newly run', c.newlyRun);
+  section('no longer reported', c.disappeared);
+  return lines.join('\n');
+}
