@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { ProbeResult } from '../harness/profiles.js';
 import type { CaseResult, ParsedRun, SuiteResult } from './parse.js';
 import { resultsRoot } from './paths.js';
+import { toHtml } from './report-html.js';
 import type { Verdict } from './verdict.js';
 
 export interface KernelIdentity {
@@ -105,6 +106,7 @@ export function writeRunFolder(dir: string, run: ParsedRun, record: RunRecord): 
   writeFileSync(join(dir, 'results.json'), JSON.stringify(record, null, 2) + '\n');
   writeFileSync(join(dir, 'results.ktap'), toKtap(run, record.totals));
   writeFileSync(join(dir, 'junit.xml'), toJunit(run, record));
+  writeFileSync(join(dir, 'report.html'), toHtml(run, record));
   const latest = join(resultsRoot(), 'latest');
   rmSync(latest, { force: true });
   symlinkSync(record.runId, latest);

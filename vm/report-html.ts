@@ -1,0 +1,115 @@
+// report.html: one self-contained page per run (no network): verdict, kernel
+// identity, timings, profiles, the O_MAYEXEC policy matrix as a coloured grid
+// (rows sysctl × mount × mode; columns file type × open path; each cell one
+// square per capability state), and every case with its TAP lines.
+import type { CaseResult, ParsedRun } from './parse.js';
+import type { RunRecord } from './results.js';
+
+const esc = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
+
+const POLICY_RE = /^policy sysctl=(\d) mount=(\w+) mode=(0\d+) type=(\w+) via=(\S+) caps=(\S+) -> (\S+)$/;
+const TYPES = ['regular', 'directory', 'symlink', 'char', 'block', 'fifo', 'socket'];
+const VIAS = ['openat2', 'open+O_MAYEXEC', 'openat+O_MAYEXEC', 'openat2+O_MAYEXEC'];
+const VIA_SHORT: Record<string, string> = { openat2: 'o2', 'open+O_MAYEXEC': 'op+', 'openat+O_MAYEXEC': 'oat+', 'openat2+O_MAYEXEC': 'o2+' };
+
+function anchor(c: CaseResult, i: number): string {
+  return `case-${i}-${c.suite}`;
+}
+
+function policyGrid(cases: CaseResult[], index: Map<CaseResult, number>): string {
+  const cells = new Map<string, CaseResult>();
+  for (const c of cases) {
+    const m = POLICY_RE.exec(c.id);
+    if (m) cells.set(`${m[1]}|${m[2]}|${m[3]}|${m[4]}|${m[5]}|${m[6]}`, c);
+  }
+  if (!cells.size) return '<p>No policy matrix in this run (the omayexec-v7 profile was absent or not run).</p>';
+  const head1 = TYPES.map((t) => `<th colspan="4">${t}</th>`).join('');
+  const head2 = TYPES.map(() => VIAS.map((v) => `<th title="${esc(v)}">${VIA_SHORT[v]}</th>`).join('')).join('');
+  const rows: string[] = [];
+  for (const sysctl of ['0', '1', '2', '3']) {
+    for (const mount of ['exec', 'noexec']) {
+      for (const mode of ['0500', '0400']) {
+        const tds = TYPES.flatMap((type) =>
+          VIAS.map((via) => {
+            const squares = ['dac', 'no-dac'].map((caps) => {
+              const c = cells.get(`${sysctl}|${mount}|${mode}|${type}|${via}|${caps}`);
+              if (!c) return '<span class="sq none" title="not run">·</span>';
+              const title = `${c.id}\nexpected ${c.expected ?? '?'}, actual ${c.actual ?? c.reason ?? '?'}`;
+              const label = c.status === 'fail' ? `${c.actual ?? '?'}≠${c.expected ?? '?'}` : c.status === 'skip' ? 'skip' : (c.actual ?? '');
+              return `<a class="sq ${c.status}" href="#${anchor(c, index.get(c)!)}" title="${esc(title)}">${esc(label)}</a>`;
+            });
+            return `<td>${squares.join('')}</td>`;
+          }),
+        );
+        rows.push(`<tr><th>sysctl=${sysctl} ${mount} ${mode}</th>${tds.join('')}</tr>`);
+      }
+    }
+  }
+  return `<p>Each cell: left square with CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH effective, right square with both cleared. Text is the actual outcome; a failing cell shows actual≠expected. Open paths: o2 = openat2 without O_MAYEXEC, op+ / oat+ = open(2) / openat(2) with it (dropped), o2+ = openat2 with it.</p>
+<table class="grid"><thead><tr><th rowspan="2">sysctl mount mode</th>${head1}</tr><tr>${head2}</tr></thead><tbody>${rows.join('\n')}</tbody></table>`;
+}
+
+export function toHtml(run: ParsedRun, r: RunRecord): string {
+  const all = run.suites.flatMap((s) => s.cases);
+  const index = new Map(all.map((c, i) => [c, i]));
+  const t = r.totals;
+  const timing = Object.entries(r.timings)
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => `<tr><td>${esc(k)}</td><td>${(v as number).toFixed(2)} s</td></tr>`)
+    .join('');
+  const profiles = r.profiles
+    .map((p) => `<tr><td>${esc(p.name)}</td><td class="${p.supported ? 'pass' : 'skip'}">${p.supported ? 'supported' : 'absent'}${p.required ? ' (required)' : ''}</td><td>${esc(p.evidence)}</td></tr>`)
+    .join('');
+  const suites = run.suites
+    .map((s) => {
+      const st = { pass: 0, fail: 0, skip: 0, error: 0 };
+      for (const c of s.cases) st[c.status]++;
+      return `<tr><td><a href="#suite-${esc(s.id)}">${esc(s.id)}</a></td><td class="${s.status}">${s.status}</td><td>${st.pass}</td><td>${st.fail}</td><td>${st.skip}</td><td>${st.error}</td><td>${(s.seconds ?? 0).toFixed(2)}</td><td>${esc(s.reason ?? '')}</td></tr>`;
+    })
+    .join('');
+  const caseBlocks = run.suites
+    .map((s) => {
+      const items = s.cases
+        .map((c) => {
+          const tap = c.line >= 0 ? esc(s.tap.find((l) => l.includes(c.id.split(' / ').pop() ?? '\0')) ?? '') : '';
+          const detail = c.status === 'pass' ? '' : ` — expected ${esc(c.expected ?? '?')}, actual ${esc(c.actual ?? '?')}${c.reason ? `; ${esc(c.reason)}` : ''}`;
+          return `<li id="${anchor(c, index.get(c)!)}" class="${c.status}"><b>${c.status}</b> ${esc(c.id)}${detail}${tap ? `<pre>${tap}</pre>` : ''}</li>`;
+        })
+        .join('\n');
+      const open = s.status !== 'pass' && s.status !== 'skip' ? ' open' : '';
+      return `<details id="suite-${esc(s.id)}"${open}><summary>${esc(s.id)}: ${s.status} (${s.cases.length} cases)${s.reason ? ` — ${esc(s.reason)}` : ''}</summary><ul class="cases">${items}</ul><details><summary>TAP</summary><pre>${esc(s.tap.join('\n'))}</pre></details></details>`;
+    })
+    .join('\n');
+  const overridden = Object.keys(r.overriddenExpectations ?? {}).length;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>omayexec-conformance ${esc(r.runId)}: ${r.verdict}</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
+h1{font-size:1.4em}.verdict{padding:.2em .6em;border-radius:4px;color:#fff}
+.v-pass{background:#2e7d32}.v-fail,.v-error,.v-panic,.v-boot-failure,.v-timeout{background:#c62828}.v-skip{background:#757575}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 5px;text-align:left;vertical-align:top}
+td.pass,li.pass b{color:#2e7d32}td.fail,td.error,td.timeout,li.fail b,li.error b{color:#c62828}td.skip,li.skip b{color:#757575}
+.grid td{padding:1px;white-space:nowrap}.grid th{font-size:11px}
+.sq{display:inline-block;min-width:2.6em;font-size:10px;text-align:center;margin:0 1px;padding:1px 0;text-decoration:none;color:#fff;border-radius:2px}
+.sq.pass{background:#43a047}.sq.fail,.sq.error{background:#e53935;font-weight:bold}.sq.skip{background:#9e9e9e}.sq.none{background:#eee;color:#999}
+pre{background:#f6f6f6;padding:.3em;overflow-x:auto;font-size:12px;margin:.2em 0}ul.cases{list-style:none;padding-left:.5em}
+.note{background:#fff3cd;padding:.5em;border:1px solid #e0c060}
+</style></head><body>
+<h1>O_MAYEXEC conformance: <span class="verdict v-${r.verdict}">${r.verdict}</span> (exit ${r.exitCode})</h1>
+${overridden ? `<p class="note">${overridden} expectation(s) were deliberately overridden: this run tests the suite, it is no verdict on the kernel.</p>` : ''}
+<p>${esc(r.why)}</p>
+<table><tr><th>run</th><td>${esc(r.runId)} (${r.mode})</td></tr>
+<tr><th>kernel</th><td>${esc(r.kernel.release ?? '?')} — ${esc(r.kernel.source)}</td></tr>
+<tr><th>image</th><td>${esc(r.kernel.path ?? '-')}<br>sha256 ${esc(r.kernel.sha256 ?? '-')}</td></tr>
+<tr><th>cases</th><td>${t.pass} passed, ${t.fail} failed, ${t.skip} skipped, ${t.error} errors</td></tr>
+${r.qemu ? `<tr><th>QEMU</th><td>${esc(r.qemu.accel)}; exit ${r.qemu.exitCode ?? '-'} ${r.qemu.killedFor ? `(killed: ${esc(r.qemu.killedFor)})` : ''}</td></tr>` : ''}
+${r.consoleSigns.length ? `<tr><th>console</th><td>${r.consoleSigns.map((s) => `${esc(s.kind)}: ${esc(s.line)}`).join('<br>')}</td></tr>` : ''}
+</table>
+<h2>Profiles</h2><table><tr><th>profile</th><th>status</th><th>probe evidence</th></tr>${profiles}</table>
+<h2>Timings</h2><table>${timing}</table>
+<h2>Suites</h2><table><tr><th>suite</th><th>status</th><th>pass</th><th>fail</th><th>skip</th><th>error</th><th>s</th><th>reason</th></tr>${suites}</table>
+<h2>O_MAYEXEC policy matrix</h2>${policyGrid(all, index)}
+<h2>Cases</h2>${caseBlocks}
+</body></html>
+`;
+}
