@@ -6,7 +6,7 @@ import type { ProfileName } from './profiles.js';
 export const CONTROL_PREFIX = 'OMX ';
 
 export type RunnerEvent =
-  | { event: 'start'; kernel: string; machine: string; uptime: number; runner: string }
+  | { event: 'start'; kernel: string; machine: string; uptime: number; runner: string; expect?: string[] }
   | { event: 'profile'; name: ProfileName; supported: boolean; evidence: string }
   | { event: 'suite-begin'; suite: string }
   | { event: 'stderr'; suite: string; line: string }

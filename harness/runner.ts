@@ -110,7 +110,7 @@ async function main(): Promise<number> {
   const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as RunConfig;
   const fd = cfg.output === '-' ? 1 : openSync(cfg.output, 'w');
   const out = new Output(fd);
-  out.event({ event: 'start', kernel: release(), machine: machine(), uptime: uptime(), runner: process.version });
+  out.event({ event: 'start', kernel: release(), machine: machine(), uptime: uptime(), runner: process.version, expect: cfg.expect });
   const profiles = probeAll();
   for (const p of profiles) out.event({ event: 'profile', ...p });
   let worst = 0;

@@ -19,6 +19,8 @@ commands:
       [--config FILE | --skip-config-check]
       With no kernel option: the reference kernel 6.1 (built once, then cached).
   kernel build --series 6.1|6.12 [--source DIR] [--patches omayexec-v7|none]
+  pack [-o FILE]                    a self-contained bundle to run on a device with its own node
+  ingest FILE                       turn a bundle's output stream into a run folder
   compare BASE CANDIDATE [--json]   regressions, fixes, newly skipped/run cases;
                                     exit 1 when there is a regression (git bisect run)
 
@@ -145,6 +147,21 @@ export async function main(argv: string[]): Promise<number> {
         const c = compareRuns(loadRun(positionals[0]!), loadRun(positionals[1]!));
         console.log(values.json ? JSON.stringify(c, null, 2) : formatComparison(c));
         return c.regressions.length ? 1 : 0;
+      }
+      case 'pack': {
+        const { values } = parseArgs({ args: rest, options: { output: { type: 'string', short: 'o' } } });
+        const { pack } = await import('./pack.js');
+        const out = pack(values.output ?? `omayexec-conformance-${process.arch}.tar.gz`);
+        console.log(`${out}\non the device: tar xzf it, then: sudo ./omayexec-conformance/run_omayexec.sh > omayexec.raw\nback here: omayexec-conformance ingest omayexec.raw`);
+        return 0;
+      }
+      case 'ingest': {
+        const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+        if (positionals.length !== 1) throw new UsageError('ingest takes one file: the stream printed by run_omayexec.sh');
+        const { ingest } = await import('./run.js');
+        const { record, dir } = ingest(positionals[0]!);
+        console.log(`verdict: ${record.verdict} (exit ${record.exitCode}) — ${record.why}\nresults in ${dir}`);
+        return record.exitCode;
       }
       case 'kernel': {
         if (rest[0] !== 'build') throw new UsageError(`unknown kernel subcommand '${rest[0] ?? ''}'; valid: build`);

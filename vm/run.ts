@@ -227,3 +227,20 @@ export async function runDirect(o: RunOptions): Promise<RunOutcome> {
   writeRunFolder(dir, run, record);
   return { record, dir };
 }
+
+/** A stream printed by a packed bundle on some device, turned into a run folder. */
+export function ingest(file: string): RunOutcome {
+  if (!existsSync(file)) throw new BadInputError(`no such file: ${file}`);
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const run = parseRunnerOutput(lines);
+  const runId = newRunId();
+  const dir = runDir(runId);
+  const fate: GuestFate = { killedFor: null, initReached: true, signs: [] };
+  const expect = run.start?.expect ?? [];
+  const o = { suites: run.suites.map((s) => s.id), expect, kernelSource: `ingested ${file}`, direct: true, progress: new Progress('quiet') };
+  const kernel: KernelIdentity = { path: null, sha256: null, release: run.start?.kernel ?? null, source: `bundle stream ${file}` };
+  const record = buildRecord(runId, run, fate, o, kernel, { suites: run.suites.reduce((a, s) => a + (s.seconds ?? 0), 0) });
+  writeFileSync(join(dir, 'results.raw'), lines.join('\n'));
+  writeRunFolder(dir, run, record);
+  return { record, dir };
+}

@@ -1,0 +1,54 @@
+// pack: one archive a lab copies to a device and runs with the device's own
+// node (like `make kselftest-install` + run_kselftest.sh): the runner, the
+// bundled suites, the static helpers and koffi's native module. The stream it
+// prints is turned into a run folder on any host with `ingest`.
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { HarnessError } from './initramfs.js';
+import { guestTree, projectRoot } from './paths.js';
+
+const RUN_SCRIPT = `#!/bin/sh
+# Runs the O_MAYEXEC conformance suites on this machine's kernel.
+# Needs root and node >= 20. Prints the result stream on stdout; keep it and
+# turn it into a run folder with: omayexec-conformance ingest FILE
+#   sudo ./run_omayexec.sh [--expect omayexec-v7] > omayexec.raw
+set -e
+here=$(cd "$(dirname "$0")" && pwd)
+expect=""
+if [ "$1" = "--expect" ] && [ -n "$2" ]; then expect="\\"$2\\""; fi
+suites=$(cd "$here/suites" && ls *.js | sed 's/\\.js$//' | sed 's/.*/"&"/' | paste -sd, -)
+cfg=$(mktemp)
+trap 'rm -f "$cfg"' EXIT
+printf '{"suites":[%s],"expect":[%s],"suiteTimeoutSec":45,"output":"-","freshBoot":false,"overrides":{}}' "$suites" "$expect" > "$cfg"
+saved=""
+[ -e /proc/sys/fs/open_mayexec_enforce ] && saved=$(cat /proc/sys/fs/open_mayexec_enforce)
+status=0
+unshare --mount --propagation private node "$here/runner.js" "$cfg" || status=$?
+# Whatever happened to the runner, put the sysctl back.
+[ -n "$saved" ] && echo "$saved" > /proc/sys/fs/open_mayexec_enforce
+exit $status
+`;
+
+export function pack(outPath: string): string {
+  if (!existsSync(join(guestTree, 'runner.js'))) throw new HarnessError(`${guestTree} is missing: run npm run build`);
+  const stage = mkdtempSync(join(tmpdir(), 'omx-pack-'));
+  const root = join(stage, 'omayexec-conformance');
+  try {
+    cpSync(guestTree, root, { recursive: true });
+    const nm = join(projectRoot, 'node_modules');
+    const skip = new Set(['doc', 'vendor', 'CHANGELOG.md', 'cnoke.cjs', 'musl_x64', 'index.d.ts']);
+    const filter = (src: string) => !skip.has(src.split('/').pop()!);
+    cpSync(join(nm, 'koffi'), join(root, 'node_modules/koffi'), { recursive: true, filter });
+    const native = `koffi-linux-${process.arch}`;
+    cpSync(join(nm, '@koromix', native), join(root, 'node_modules/@koromix', native), { recursive: true, filter });
+    writeFileSync(join(root, 'run_omayexec.sh'), RUN_SCRIPT);
+    chmodSync(join(root, 'run_omayexec.sh'), 0o755);
+    const out = resolve(outPath);
+    execFileSync('tar', ['-czf', out, '-C', stage, 'omayexec-conformance']);
+    return out;
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+}
