@@ -1,6 +1,7 @@
 // The command line: run, kernel build, pack, compare... Bad input gets one
 // clear line and exit 2; harness failures exit 6; never a stack trace.
 import { parseArgs } from 'node:util';
+import { orderSuites } from '../fixtures/suites.js';
 import { isProfileName, PROFILE_NAMES } from '../harness/profiles.js';
 import { DEBIAN_SERIES, fetchDebianKernel, type DebianSeries } from './debian.js';
 import { HarnessError } from './initramfs.js';
@@ -71,7 +72,7 @@ async function runCommand(argv: string[]): Promise<number> {
   if (chosen.length > 1) throw new UsageError(`choose one of --${chosen.join(', --')}`);
   const suites = availableSuites();
   if (!suites.length) throw new HarnessError('no compiled suites found: run npm run build');
-  const wanted = (values.suite ?? suites).map((s) => oneOf('suite', s, suites));
+  const wanted = values.suite ? values.suite.map((s) => oneOf('suite', s, suites)) : orderSuites(suites);
   const expect = (values.expect ?? []).map((p) => {
     if (!isProfileName(p)) throw new UsageError(`unknown profile '${p}'; valid: ${PROFILE_NAMES.join(', ')}`);
     return p;

@@ -156,6 +156,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 read up _ < /proc/uptime
 echo "OMX-CONSOLE init reached uptime=$up"
 for m in /omx/modules/*.ko; do

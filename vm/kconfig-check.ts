@@ -33,6 +33,8 @@ export const CONFIG_NEEDS: ConfigNeed[] = [
   { option: 'BLK_DEV_LOOP', affects: ['omayexec-policy'], why: 'block device 7:0 rows need the loop driver', moduleOk: true },
   { option: 'IA32_EMULATION', affects: ['uselib'], why: 'uselib is only reachable through the i386 entry' },
   { option: 'USELIB', affects: ['uselib'], why: 'the uselib(2) syscall itself' },
+  { option: 'IMA', affects: ['ima'], why: 'the MAY_OPENEXEC policy mask is an IMA feature' },
+  { option: 'SECURITYFS', affects: ['ima'], why: 'the IMA policy is written through securityfs' },
   { option: 'MEMFD_CREATE', affects: ['execve-check'], why: 'memfd rows of the access matrix' },
 ];
 
