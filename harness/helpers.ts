@@ -24,11 +24,24 @@ export function runHelper(name: string, args: string[], extraFds: number[] = [])
   return { stdout: r.stdout ?? '', status: r.status, signal: r.signal };
 }
 
-/** exec-probe's answer as an outcome: errno name, EXECUTED, or RETURNED-0. */
-export function execProbeOutcome(run: HelperRun): string {
-  if (run.stdout.includes(EXECUTED_MARKER)) return 'EXECUTED';
-  const m = /ERRNO (\d+)/.exec(run.stdout);
+/** One exec-probe answer line as an outcome: errno name, EXECUTED, or RETURNED-0. */
+export function probeLineOutcome(line: string): string {
+  if (line.includes(EXECUTED_MARKER)) return 'EXECUTED';
+  const m = /^ERRNO (\d+)/.exec(line);
   if (m) return errnoName(Number(m[1]));
-  if (/RETURNED 0/.test(run.stdout)) return 'RETURNED-0';
-  return `UNKNOWN(status=${run.status} signal=${run.signal} out=${JSON.stringify(run.stdout.slice(0, 80))})`;
+  if (line.startsWith('RETURNED 0')) return 'RETURNED-0';
+  return `UNKNOWN(${JSON.stringify(line.slice(0, 80))})`;
+}
+
+/**
+ * Runs a batch of exec probes in one exec-probe process (each probe forks
+ * there). Returns one outcome per probe, in order.
+ */
+export function runExecProbes(probes: string[][], extraFds: number[] = []): string[] {
+  const args = probes.flatMap((p, i) => (i ? ['--', ...p] : p));
+  const run = runHelper('exec-probe', args, extraFds);
+  return probes.map((_, i) => {
+    const m = new RegExp(`^PROBE ${i + 1} (.*)$`, 'm').exec(run.stdout);
+    return m ? probeLineOutcome(m[1]!) : `UNKNOWN(no answer: status=${run.status} signal=${run.signal})`;
+  });
 }

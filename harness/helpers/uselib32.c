@@ -5,8 +5,8 @@
  * a static buffer: this binary is linked static and non-PIE, so its data sits
  * below 4 GiB.
  *
- *   uselib32 probe            -> "RET <getpid via int 0x80>" (a crash: no IA32 emulation)
- *   uselib32 [--no-dac] PATH  -> "RET <raw return>" (negative errno on failure)
+ *   uselib32 probe                -> "RET <getpid via int 0x80>" (a crash: no IA32 emulation)
+ *   uselib32 [--no-dac] PATH...   -> "RET <raw return>" per path, in order (negative errno)
  *
  * --no-dac clears CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the effective
  * set first: exec gave root every capability back, so the suite's own
@@ -41,25 +41,27 @@ static int drop_dac(void)
 
 int main(int argc, char **argv)
 {
-	const char *path;
+	int first = 1;
 
 	if (argc == 2 && strcmp(argv[1], "probe") == 0) {
 		printf("RET %ld\n", int80(20 /* i386 getpid */, 0));
 		return 0;
 	}
-	if (argc == 3 && strcmp(argv[1], "--no-dac") == 0) {
+	if (argc > 1 && strcmp(argv[1], "--no-dac") == 0) {
 		if (drop_dac()) {
 			perror("capset");
 			return 3;
 		}
-		path = argv[2];
-	} else if (argc == 2) {
-		path = argv[1];
-	} else {
-		fprintf(stderr, "usage: uselib32 probe | [--no-dac] PATH\n");
+		first = 2;
+	}
+	if (first >= argc) {
+		fprintf(stderr, "usage: uselib32 probe | [--no-dac] PATH...\n");
 		return 2;
 	}
-	strncpy(path_below_4g, path, sizeof(path_below_4g) - 1);
-	printf("RET %ld\n", int80(86 /* i386 uselib */, (long)(unsigned long)path_below_4g));
+	for (int i = first; i < argc; i++) {
+		memset(path_below_4g, 0, sizeof(path_below_4g));
+		strncpy(path_below_4g, argv[i], sizeof(path_below_4g) - 1);
+		printf("RET %ld\n", int80(86 /* i386 uselib */, (long)(unsigned long)path_below_4g));
+	}
 	return 0;
 }

@@ -3,7 +3,7 @@
 import { chownSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXEC_UNDER_POLICY_ROWS, EXTRA_ROWS, extraCaseName, type ExtraRow, type FlagName } from '../../fixtures/omayexec-extra.js';
-import { execProbeOutcome, runHelper } from '../../harness/helpers.js';
+import { runExecProbes } from '../../harness/helpers.js';
 import { outcomeOf } from '../../harness/opener.js';
 import { expectOutcome, gate, openFdCount } from '../../harness/suite.js';
 import { suiteGate } from '../../fixtures/suites.js';
@@ -80,7 +80,7 @@ if (gate(suiteGate('omayexec-extra'))) {
   }
   for (const row of EXEC_UNDER_POLICY_ROWS) {
     const actual = withWorkMount({ noexec: false, mode: row.mode }, (m) =>
-      withSysctl(row.sysctl, () => execProbeOutcome(runHelper('exec-probe', ['execve', m.paths[row.object]]))),
+      withSysctl(row.sysctl, () => runExecProbes([['execve', m.paths[row.object]]])[0]!),
     );
     expectOutcome(`extra execve type=${row.object} mode=0${row.mode.toString(8)} sysctl=${row.sysctl} (exec ignores the policy)`, actual, row.expected);
   }
