@@ -34,7 +34,7 @@ if (gate(suiteGate('ima'))) {
     if (loaded !== 'ok') {
       t.plan(0, `SKIP writing "${IMA_RULE}" to ${IMA_DIR}/policy -> ${loaded}: kernel lacks the MAY_OPENEXEC mask`);
     } else {
-      withWorkMount({ noexec: false, mode: 0o500 }, (m) => {
+      withWorkMount({ noexec: false, mode: 0o500, size: '1m' }, (m) => {
         IMA_ROWS.forEach((row, i) => {
           // A fresh file per row: IMA measures a file once, then remembers it.
           const path = join(m.dir, `fresh-${i}`);
