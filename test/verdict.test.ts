@@ -152,11 +152,23 @@ t.test('a failing case: verdict fail, exit 1, naming it', async (t) => {
   t.match(v.why, /1 case\(s\) failed, first: omayexec\.policy sysctl=1 mount=noexec/);
 });
 
-t.test('a crashed suite (no plan) and a killed suite are failures, never passes', async (t) => {
-  for (const name of ['debian-6.1-suite-crash.raw', 'suite-signal.raw', 'plan-mismatch.raw']) {
+t.test('a crashed suite (no plan), a killed suite, a broken plan: verdict error, exit 6, never a pass', async (t) => {
+  for (const [name, first] of [
+    ['debian-6.1-suite-crash.raw', 'exec: suite printed no TAP plan'],
+    ['suite-signal.raw', 'exec: suite process killed by SIGSEGV'],
+    ['plan-mismatch.raw', 'exec: plan said 16 cases, 14 reported'],
+  ] as const) {
     const v = decideVerdict(run(name), fate());
-    t.same([v.verdict, v.exitCode], ['fail', 1], name);
+    t.same([v.verdict, v.exitCode], ['error', 6], name);
+    t.equal(v.why, `1 suite error(s), first: ${first}`, `${name}: why`);
   }
+});
+
+t.test('a suite error outranks a failed case', async (t) => {
+  const r = run('omayexec-fail-yaml.raw');
+  r.suites.push(...run('suite-signal.raw').suites);
+  const v = decideVerdict(r, fate());
+  t.same([v.verdict, v.exitCode], ['error', 6]);
 });
 
 t.test('a WARNING is attributed to the case running when it appeared, and fails it', async (t) => {
