@@ -20,6 +20,8 @@ commands:
       [--config FILE | --skip-config-check]
       With no kernel option: the reference kernel 6.1 (built once, then cached).
   kernel build --series 6.1|6.12 [--source DIR] [--patches omayexec-v7|none]
+  mutants [--series 6.1] [--only FAULT]...  build and verify each fault-injected kernel;
+                                    exit 1 if a fault survives or the reference fails
   pack [-o FILE]                    a self-contained bundle to run on a device with its own node
   ingest FILE                       turn a bundle's output stream into a run folder
   compare BASE CANDIDATE [--json]   regressions, fixes, newly skipped/run cases;
@@ -163,6 +165,17 @@ export async function main(argv: string[]): Promise<number> {
         const { record, dir } = ingest(positionals[0]!);
         console.log(`verdict: ${record.verdict} (exit ${record.exitCode}) — ${record.why}\nresults in ${dir}`);
         return record.exitCode;
+      }
+      case 'mutants': {
+        const { values } = parseArgs({ args: rest, options: { series: { type: 'string' }, only: { type: 'string', multiple: true }, quiet: { type: 'boolean' } } });
+        const series = oneOf('series', values.series ?? '6.1', ['6.1', '6.12'] as const);
+        const { formatMatrix, listFaults, runMutants } = await import('./mutants.js');
+        if (!listFaults(series).length) throw new UsageError(`no fault patches for series ${series} (vm/kernel/faults/${series}/)`);
+        const progress = new Progress(values.quiet ? 'quiet' : 'normal');
+        const { results, referencePass, dir } = await runMutants(series, values.only ?? [], progress);
+        console.log(formatMatrix(results, referencePass ? 'pass' : 'NOT PASSING'));
+        console.log(`written: ${dir}/mutants.json`);
+        return referencePass && results.every((r) => r.killed) ? 0 : 1;
       }
       case 'kernel': {
         if (rest[0] !== 'build') throw new UsageError(`unknown kernel subcommand '${rest[0] ?? ''}'; valid: build`);

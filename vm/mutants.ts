@@ -1,0 +1,95 @@
+// mutants: build each fault-injected reference kernel (vm/kernel/faults/<series>/*.patch
+// on top of the omayexec-v7 series; only the touched files recompile), boot
+// it, run every suite with O_MAYEXEC required, and tell which faults the
+// suite kills and by which cases. A survivor is a gap in the suite.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { orderSuites } from '../fixtures/suites.js';
+import { buildKernel, type Series } from './kernel/build.js';
+import { BadInputError } from './kernel-image.js';
+import { projectRoot } from './paths.js';
+import { Progress } from './progress.js';
+import { availableSuites, runInVm } from './run.js';
+import { newRunId, runDir } from './results.js';
+
+export interface MutantResult {
+  fault: string;
+  /** First line of the patch's Subject: the rule it breaks. */
+  breaks: string;
+  killed: boolean;
+  verdict: string;
+  exitCode: number;
+  killedBy: string[];
+  buildSeconds: number;
+  runSeconds: number;
+  runDir: string;
+}
+
+export function faultDir(series: Series): string {
+  return join(projectRoot, 'vm/kernel/faults', series);
+}
+
+export function listFaults(series: Series): string[] {
+  const dir = faultDir(series);
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.patch')).map((f) => basename(f, '.patch')).sort() : [];
+}
+
+function breaks(patch: string): string {
+  const m = /^Subject: \[FAULT\] [^:]+: (.*)$/m.exec(readFileSync(patch, 'utf8'));
+  return m?.[1] ?? '?';
+}
+
+async function verify(image: string, label: string, progress: Progress) {
+  const t0 = performance.now();
+  const { record, dir } = await runInVm({
+    suites: orderSuites(availableSuites()),
+    expect: ['omayexec-v7'],
+    kernelSource: label,
+    kernelPath: image,
+    progress,
+  });
+  return { record, dir, seconds: (performance.now() - t0) / 1000 };
+}
+
+export async function runMutants(series: Series, only: string[], progress: Progress): Promise<{ results: MutantResult[]; referencePass: boolean; dir: string }> {
+  const all = listFaults(series);
+  for (const o of only) if (!all.includes(o)) throw new BadInputError(`unknown fault '${o}'; valid: ${all.join(', ')}`);
+  const faults = only.length ? only : all;
+  const quiet = new Progress('quiet');
+  progress.phase(`reference ${series}: build (cached) and verify`);
+  const ref = await buildKernel({ series, patches: 'omayexec-v7', log: (l) => progress.info(l) });
+  const refRun = await verify(ref.image, `reference ${series}`, quiet);
+  progress.info(`reference: ${refRun.record.verdict} (${refRun.record.totals.pass} passed) in ${refRun.seconds.toFixed(1)} s`);
+  const results: MutantResult[] = [];
+  for (const fault of faults) {
+    const patch = join(faultDir(series), `${fault}.patch`);
+    progress.phase(`fault ${fault}: incremental build`);
+    const b = await buildKernel({ series, patches: 'omayexec-v7', extraPatches: [patch], log: (l) => progress.info(l) });
+    const v = await verify(b.image, `reference ${series} + fault ${fault}`, quiet);
+    const killedBy = v.record.cases.filter((c) => c.status === 'fail' || c.status === 'error').map((c) => c.id);
+    const killed = v.record.verdict !== 'pass';
+    results.push({
+      fault, breaks: breaks(patch), killed, verdict: v.record.verdict, exitCode: v.record.exitCode, killedBy,
+      buildSeconds: b.cached ? 0 : b.seconds, runSeconds: v.seconds, runDir: v.dir,
+    });
+    progress.info(`${killed ? 'KILLED' : 'SURVIVED'} (${v.record.verdict}, ${killedBy.length} failing cases, build ${b.cached ? 'cached' : `${b.seconds.toFixed(0)} s`}, run ${v.seconds.toFixed(0)} s)`);
+  }
+  const dir = runDir(`${newRunId()}-mutants`);
+  const summary = { series, reference: { verdict: refRun.record.verdict, runDir: refRun.dir, key: ref.key }, results };
+  writeFileSync(join(dir, 'mutants.json'), JSON.stringify(summary, null, 2) + '\n');
+  writeFileSync(join(dir, 'mutants.txt'), formatMatrix(results, refRun.record.verdict) + '\n');
+  return { results, referencePass: refRun.record.verdict === 'pass', dir };
+}
+
+export function formatMatrix(results: MutantResult[], referenceVerdict: string): string {
+  const lines = [`reference kernel: ${referenceVerdict}`, ''];
+  const w = Math.max(...results.map((r) => r.fault.length), 5);
+  lines.push(`${'fault'.padEnd(w)}  result    verdict  build s  run s  killed by (first cases)`);
+  for (const r of results) {
+    const by = r.killedBy.slice(0, 2).join(' | ') + (r.killedBy.length > 2 ? ` | +${r.killedBy.length - 2} more` : '');
+    lines.push(`${r.fault.padEnd(w)}  ${(r.killed ? 'KILLED' : 'SURVIVED').padEnd(8)}  ${r.verdict.padEnd(7)}  ${r.buildSeconds.toFixed(0).padStart(7)}  ${r.runSeconds.toFixed(0).padStart(5)}  ${by}`);
+  }
+  const survivors = results.filter((r) => !r.killed).length;
+  lines.push('', `${results.length - survivors}/${results.length} faults killed${survivors ? `; ${survivors} SURVIVED: the suite has a gap` : ''}`);
+  return lines.join('\n');
+}
