@@ -11,7 +11,9 @@ export type RunnerEvent =
   | { event: 'suite-begin'; suite: string }
   | { event: 'stderr'; suite: string; line: string }
   | { event: 'suite-end'; suite: string; exit: number | null; signal: string | null; seconds: number; timedOut: boolean }
-  | { event: 'end'; exit: number; uptime: number };
+  | { event: 'end'; exit: number; uptime: number }
+  /** A kernel WARNING or hung task read from /dev/kmsg while `suite` ran, placed after its earlier output. */
+  | { event: 'kernel-sign'; suite: string | null; kind: string; line: string };
 
 export function encodeEvent(e: RunnerEvent): string {
   return CONTROL_PREFIX + JSON.stringify(e);

@@ -7,6 +7,7 @@ import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:f
 import { machine, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SUITE_GATES } from '../fixtures/suites.js';
+import { isFatal, scanConsoleLine } from './kernel-signs.js';
 import { probeAll, type ProbeResult } from './profiles.js';
 import { encodeEvent, type RunConfig, type RunnerEvent } from './protocol.js';
 import * as sys from './sys.js';
@@ -26,6 +27,59 @@ class Output {
   }
   event(e: RunnerEvent): void {
     this.line(encodeEvent(e));
+  }
+}
+
+/**
+ * Watches /dev/kmsg for WARNINGs and hung tasks and reports each one in the
+ * results stream, in order with the suite's output: a warning raised by a
+ * suite's syscall comes after the TAP lines the suite wrote before that
+ * syscall, so reporting it once the pipe has been drained places it right
+ * before the line of the case that caused it.
+ */
+class KmsgWatcher {
+  private fd = -1;
+  private timer: NodeJS.Timeout | null = null;
+  currentSuite: string | null = null;
+
+  constructor(private readonly out: Output) {}
+
+  start(): void {
+    const r = sys.open('/dev/kmsg', sys.O.RDONLY | sys.O.NONBLOCK | sys.O.CLOEXEC);
+    if (!r.ok) return; // no /dev/kmsg (or not root): the host's console scan remains
+    this.fd = r.ret;
+    sys.lseek(this.fd, 0, sys.SEEK_END);
+    this.timer = setInterval(() => this.poll(), 50);
+  }
+
+  poll(): void {
+    for (;;) {
+      const { result, data } = sys.readFd(this.fd, 8192);
+      if (!result.ok) {
+        if (result.errno === 'EPIPE') continue; // records overwritten: resume with the next one
+        return; // EAGAIN: nothing more for now
+      }
+      const text = data.toString('utf8');
+      const message = text.slice(text.indexOf(';') + 1).split('\n')[0] ?? '';
+      const sign = scanConsoleLine(message);
+      if (!sign || isFatal(sign.kind)) continue;
+      const suite = this.currentSuite;
+      // Let the event loop drain what the suite wrote before the warning.
+      setTimeout(() => this.out.event({ event: 'kernel-sign', suite, kind: sign.kind, line: sign.line }), 50);
+    }
+  }
+
+  /** Report what is pending (a suite is about to end). */
+  async flush(): Promise<void> {
+    if (this.fd < 0) return;
+    this.poll();
+    await new Promise((r) => setTimeout(r, 60));
+  }
+
+  async stop(): Promise<void> {
+    await this.flush();
+    if (this.timer) clearInterval(this.timer);
+    if (this.fd >= 0) sys.close(this.fd);
   }
 }
 
@@ -67,7 +121,7 @@ function skipWithoutStarting(id: string, cfg: RunConfig, profiles: ProbeResult[]
   return true;
 }
 
-function runSuite(id: string, cfg: RunConfig, out: Output): Promise<number> {
+function runSuite(id: string, cfg: RunConfig, out: Output, kmsg: KmsgWatcher): Promise<number> {
   out.event({ event: 'suite-begin', suite: id });
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, [suitePath(id)], {
@@ -89,10 +143,11 @@ function runSuite(id: string, cfg: RunConfig, out: Output): Promise<number> {
     child.kill('SIGKILL');
   }, cfg.suiteTimeoutSec * 1000);
   return new Promise((resolve) => {
-    child.on('close', (code, signal) => {
+    child.on('close', async (code, signal) => {
       clearTimeout(timer);
       flushOut();
       flushErr();
+      await kmsg.flush();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       out.event({ event: 'suite-end', suite: id, exit: code, signal, seconds, timedOut });
       // kselftest exit codes: 0 pass, 4 skip; anything else (or a signal) fails.
@@ -113,11 +168,16 @@ async function main(): Promise<number> {
   out.event({ event: 'start', kernel: release(), machine: machine(), uptime: uptime(), runner: process.version, expect: cfg.expect });
   const profiles = probeAll();
   for (const p of profiles) out.event({ event: 'profile', ...p });
+  const kmsg = new KmsgWatcher(out);
+  kmsg.start();
   let worst = 0;
   for (const id of cfg.suites) {
     if (skipWithoutStarting(id, cfg, profiles, out)) continue;
-    worst = Math.max(worst, await runSuite(id, cfg, out));
+    kmsg.currentSuite = id;
+    worst = Math.max(worst, await runSuite(id, cfg, out, kmsg));
   }
+  kmsg.currentSuite = null;
+  await kmsg.stop();
   out.event({ event: 'end', exit: worst, uptime: uptime() });
   if (fd !== 1) {
     sys.tcdrain(fd);

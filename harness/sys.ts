@@ -10,6 +10,7 @@ export const NR = {
   write: 1,
   open: 2,
   close: 3,
+  lseek: 8,
   fchmod: 91,
   pipe2: 293,
   ioctl: 16,
@@ -128,6 +129,11 @@ export function openat(dirfd: number, path: string, flags: number, mode = 0): Sy
 export function close(fd: number): SysResult {
   return call(NR.close, ['int', fd]);
 }
+
+export function lseek(fd: number, offset: number, whence: number): SysResult {
+  return call(NR.lseek, ['int', fd], ['long', offset], ['int', whence]);
+}
+export const SEEK_END = 2;
 
 export function fcntl(fd: number, cmd: number, arg = 0): SysResult {
   return call(NR.fcntl, ['int', fd], ['int', cmd], ['long', arg]);

@@ -1,10 +1,10 @@
 // decideVerdict / attributeWarnings (vm/verdict.ts) fed with parsed recorded
-// runs and console signs found by scanConsoleLine (vm/console-scan.ts) on
+// runs and console signs found by scanConsoleLine (harness/kernel-signs.ts) on
 // real-looking kernel lines.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { scanConsoleLine, isFatal, type ConsoleSign } from '../vm/console-scan.js';
+import { scanConsoleLine, isFatal, type ConsoleSign } from '../harness/kernel-signs.js';
 import { parseRunnerOutput, type ParsedRun } from '../vm/parse.js';
 import { attributeWarnings, decideVerdict, type GuestFate } from '../vm/verdict.js';
 import { runLines, runsDir } from './fixtures/load.js';

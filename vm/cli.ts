@@ -10,6 +10,7 @@ import { QemuMissingError } from './qemu.js';
 import { Progress, type Verbosity } from './progress.js';
 import { availableSuites, runDirect, runInVm, type RunOptions } from './run.js';
 import { EXIT_BAD_INPUT } from './verdict.js';
+import { DEFAULT_CI_OUTPUT, isKcidbOrigin, RESULT_FORMATS, setCiOutput } from './kcidb.js';
 
 const USAGE = `usage: omayexec-conformance <command> [options]
 
@@ -18,6 +19,7 @@ commands:
       [--suite NAME]... [--expect PROFILE]... [--quiet | --verbose]
       [--boot-timeout S] [--suite-timeout S] [--run-timeout S] [--append ARGS]
       [--config FILE | --skip-config-check]
+      [--format ktap|tap14] [--kcidb-origin NAME]  results.ktap form; origin of kcidb.json's ids
       With no kernel option: the reference kernel 6.1 (built once, then cached).
   kernel build --series 6.1|6.12 [--source DIR] [--patches omayexec-v7|none]
   mutants [--series 6.1] [--only FAULT]...  build and verify each fault-injected kernel;
@@ -66,6 +68,8 @@ async function runCommand(argv: string[]): Promise<number> {
       append: { type: 'string' },
       config: { type: 'string' },
       'skip-config-check': { type: 'boolean' },
+      format: { type: 'string' },
+      'kcidb-origin': { type: 'string' },
       // For the project's own tests: make one expectation wrong on purpose.
       'override-expectation': { type: 'string', multiple: true },
     },
@@ -79,6 +83,10 @@ async function runCommand(argv: string[]): Promise<number> {
     if (!isProfileName(p)) throw new UsageError(`unknown profile '${p}'; valid: ${PROFILE_NAMES.join(', ')}`);
     return p;
   });
+  const format = oneOf('format', values.format ?? DEFAULT_CI_OUTPUT.format, RESULT_FORMATS);
+  const kcidbOrigin = values['kcidb-origin'] ?? DEFAULT_CI_OUTPUT.kcidbOrigin;
+  if (!isKcidbOrigin(kcidbOrigin)) throw new UsageError(`--kcidb-origin takes a KCIDB origin (lower-case letters, digits, _), not '${kcidbOrigin}'`);
+  setCiOutput({ format, kcidbOrigin });
   const verbosity: Verbosity = values.quiet ? 'quiet' : values.verbose ? 'verbose' : 'normal';
   const progress = new Progress(verbosity);
   const overrides: Record<string, string> = {};

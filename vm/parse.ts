@@ -37,6 +37,8 @@ export interface ParsedRun {
   profiles: ProbeResult[];
   suites: SuiteResult[];
   stderr: { suite: string; line: string }[];
+  /** Kernel warnings the runner read from /dev/kmsg, with their place in the stream. */
+  kernelSigns?: { suite: string | null; kind: string; line: string; lineNo: number }[];
 }
 
 const TEST_LINE = /^(not ok|ok)\b\s*(\d+)?\s*(?:-\s*)?(.*)$/;
@@ -191,7 +193,7 @@ function closeSuite(s: OpenSuite, end: Extract<RunnerEvent, { event: 'suite-end'
 
 /** Parse the results stream (lines of the runner's output). */
 export function parseRunnerOutput(lines: string[]): ParsedRun {
-  const run: ParsedRun = { profiles: [], suites: [], stderr: [] };
+  const run: ParsedRun = { profiles: [], suites: [], stderr: [], kernelSigns: [] };
   let open: OpenSuite | null = null;
   lines.forEach((raw, lineNo) => {
     const line = raw.replace(/\r$/, '');
@@ -225,6 +227,9 @@ export function parseRunnerOutput(lines: string[]): ParsedRun {
         break;
       case 'end':
         run.end = e;
+        break;
+      case 'kernel-sign':
+        run.kernelSigns!.push({ suite: e.suite, kind: e.kind, line: e.line, lineNo });
         break;
     }
   });

@@ -6,7 +6,7 @@ import { accessSync, closeSync, constants, createWriteStream, existsSync, mkdirS
 import { join } from 'node:path';
 import { cacheRoot } from './paths.js';
 import { HarnessError } from './initramfs.js';
-import { scanConsoleLine, isFatal, type ConsoleSign } from './console-scan.js';
+import { scanConsoleLine, isFatal, type ConsoleSign } from '../harness/kernel-signs.js';
 import type { KernelArch } from './kernel-image.js';
 
 export class QemuMissingError extends HarnessError {}

@@ -7,6 +7,7 @@ import type { ProbeResult } from '../harness/profiles.js';
 import type { CaseResult, ParsedRun, SuiteResult } from './parse.js';
 import { resultsRoot } from './paths.js';
 import { toHtml } from './report-html.js';
+import { ciOutput, toKcidb, toTap14, type CiOutputOptions } from './kcidb.js';
 import type { Verdict } from './verdict.js';
 
 export interface KernelIdentity {
@@ -102,11 +103,12 @@ export function toJunit(run: ParsedRun, record: Pick<RunRecord, 'kernel' | 'verd
   return out.join('\n') + '\n';
 }
 
-export function writeRunFolder(dir: string, run: ParsedRun, record: RunRecord): void {
+export function writeRunFolder(dir: string, run: ParsedRun, record: RunRecord, ci: CiOutputOptions = ciOutput()): void {
   writeFileSync(join(dir, 'results.json'), JSON.stringify(record, null, 2) + '\n');
-  writeFileSync(join(dir, 'results.ktap'), toKtap(run, record.totals));
+  writeFileSync(join(dir, 'results.ktap'), ci.format === 'tap14' ? toTap14(run, record.totals) : toKtap(run, record.totals));
   writeFileSync(join(dir, 'junit.xml'), toJunit(run, record));
   writeFileSync(join(dir, 'report.html'), toHtml(run, record));
+  writeFileSync(join(dir, 'kcidb.json'), JSON.stringify(toKcidb(run, record, ci.kcidbOrigin), null, 2) + '\n');
   const latest = join(resultsRoot(), 'latest');
   rmSync(latest, { force: true });
   symlinkSync(record.runId, latest);

@@ -148,7 +148,12 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
     rmSync(runArchive, { force: true });
   }
   const run = parseRunnerOutput(lines);
-  const fate: GuestFate = { killedFor: outcome.killedFor, initReached: outcome.timings.initReached !== undefined, signs: outcome.signs };
+  const fate: GuestFate = {
+    killedFor: outcome.killedFor,
+    initReached: outcome.timings.initReached !== undefined,
+    signs: outcome.signs,
+    qemuSignal: outcome.killedFor ? null : outcome.signal,
+  };
   const ms = (v: number | undefined) => (v === undefined ? null : v / 1000);
   const assemble = (tAssembled - t0) / 1000;
   const suitesSec = run.suites.reduce((a, s) => a + (s.seconds ?? 0), 0);

@@ -1,7 +1,7 @@
 // From what was observed (QEMU's fate, console signs, parsed suites) to one
 // verdict and the exit code of `run`. A crash, a timeout or a missing
 // sentinel is never a pass.
-import { isFatal, type ConsoleSign } from './console-scan.js';
+import { isFatal, type ConsoleSign } from '../harness/kernel-signs.js';
 import type { CaseResult, ParsedRun } from './parse.js';
 
 export type Verdict = 'pass' | 'fail' | 'skip' | 'panic' | 'timeout' | 'boot-failure' | 'error';
@@ -24,6 +24,8 @@ export interface GuestFate {
   /** Whether /init reported it was reached (VM runs); direct runs: true. */
   initReached: boolean;
   signs: (ConsoleSign & { resultLines: number })[];
+  /** How QEMU ended when it did not exit by itself (killed from outside). */
+  qemuSignal?: string | null;
 }
 
 export interface VerdictResult {
@@ -32,17 +34,37 @@ export interface VerdictResult {
   why: string;
 }
 
-/** Mark the case that was running when the kernel printed a WARNING. */
+function taint(c: CaseResult, kind: string, line: string): void {
+  (c.taint ??= []).push(line);
+  c.status = 'fail';
+  c.reason = `kernel ${kind} during the case: ${line}`;
+}
+
+/**
+ * Mark the case that was running when the kernel printed a WARNING. The
+ * runner's /dev/kmsg reports are placed in the stream after what the suite
+ * wrote before the warning, so the culprit is the suite's next case line.
+ * Without them (no /dev/kmsg), the console's timing is the fallback; it can
+ * blame the case before, as the console may outrun the results port.
+ */
 export function attributeWarnings(run: ParsedRun, fate: GuestFate): void {
   const cases: CaseResult[] = run.suites.flatMap((s) => s.cases).filter((c) => c.line >= 0);
-  for (const sign of fate.signs.filter((s) => s.kind === 'warning' || s.kind === 'hung-task')) {
-    // The TAP line of a case comes after its syscalls: the first case line
-    // past what had been read when the warning appeared is the culprit.
-    const culprit = cases.find((c) => c.line >= sign.resultLines) ?? cases[cases.length - 1];
-    if (!culprit) continue;
-    (culprit.taint ??= []).push(sign.line);
-    culprit.status = 'fail';
-    culprit.reason = `kernel ${sign.kind} during the case: ${sign.line}`;
+  const runnerSigns = run.kernelSigns ?? [];
+  if (runnerSigns.length) {
+    for (const sign of runnerSigns) {
+      const inSuite = cases.filter((c) => c.suite === sign.suite);
+      const culprit = inSuite.find((c) => c.line > sign.lineNo) ?? inSuite[inSuite.length - 1];
+      if (culprit) taint(culprit, sign.kind, sign.line);
+      else {
+        const suite = run.suites.find((s) => s.id === sign.suite);
+        suite?.cases.push({ id: `${sign.suite}: kernel ${sign.kind} outside any case`, suite: sign.suite ?? '?', status: 'fail', reason: sign.line, line: -1, taint: [sign.line] });
+      }
+    }
+  } else {
+    for (const sign of fate.signs.filter((s) => s.kind === 'warning' || s.kind === 'hung-task')) {
+      const culprit = cases.find((c) => c.line >= sign.resultLines) ?? cases[cases.length - 1];
+      if (culprit) taint(culprit, sign.kind, sign.line);
+    }
   }
   for (const s of run.suites) {
     if (s.status === 'pass' && s.cases.some((c) => c.status === 'fail')) s.status = 'fail';
@@ -57,7 +79,8 @@ export function decideVerdict(run: ParsedRun, fate: GuestFate): VerdictResult {
   if (fate.killedFor === 'run-timeout') return mk('timeout', 'the whole run exceeded its timeout; the guest was killed');
   if (!run.end) {
     if (!fate.initReached) return mk('boot-failure', 'the guest stopped before reaching /init');
-    return mk('error', 'the run ended without the final sentinel line (output lost or runner died)');
+    const how = fate.qemuSignal ? `QEMU was killed by ${fate.qemuSignal}` : 'output lost or runner died';
+    return mk('error', `the run ended without the final sentinel line (${how})`);
   }
   const timedOut = run.suites.filter((s) => s.status === 'timeout');
   if (timedOut.length) return mk('timeout', `suite(s) timed out: ${timedOut.map((s) => s.id).join(', ')}`);
