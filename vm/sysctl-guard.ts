@@ -2,8 +2,12 @@
 // may touch is read before and written back after, by the parent process.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
-/** Sysctls the suites write (SPEC.md §2.1). */
-export const GUARDED_SYSCTLS = ['/proc/sys/fs/open_mayexec_enforce'];
+/**
+ * Sysctls the suites write (SPEC.md §2.1). OMAYEXEC_GUARDED_SYSCTLS (a
+ * colon-separated list) adds more: the project's own interruption tests
+ * guard a harmless sysctl of a kernel without O_MAYEXEC that way.
+ */
+export const GUARDED_SYSCTLS = ['/proc/sys/fs/open_mayexec_enforce', ...(process.env.OMAYEXEC_GUARDED_SYSCTLS ?? '').split(':').filter(Boolean)];
 
 export type SavedSysctls = Map<string, string>;
 

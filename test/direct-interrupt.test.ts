@@ -1,0 +1,75 @@
+// Direct mode never leaves the machine changed: a run interrupted by SIGINT
+// or SIGTERM, or whose runner is SIGKILLed, restores every guarded sysctl
+// (the parent process does it) and leaves no mount behind (the suites ran in
+// a private mount namespace).
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import tmp from 'tmp';
+
+const root = join(import.meta.dirname, '../..');
+const cli = join(root, 'bin/omayexec-conformance.js');
+// Harmless and present on every kernel: how many messages printk lets through per interval.
+const SYSCTL = '/proc/sys/kernel/printk_ratelimit_burst';
+
+const read = () => readFileSync(SYSCTL, 'utf8').trim();
+const mounted = (dir: string) => readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${dir} `);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await sleep(50);
+  }
+  return cond();
+}
+
+const skip = process.getuid?.() !== 0 ? 'direct mode needs root' : false;
+
+for (const how of ['SIGINT', 'SIGTERM', 'SIGKILL-runner'] as const) {
+  t.test(`interrupted by ${how}: sysctl restored, no mount left`, { skip }, async (t) => {
+    const before = read();
+    const changed = String(Number(before) + 7);
+    const mnt = join(tmp.dirSync({ unsafeCleanup: true }).name, 'mnt');
+    const results = tmp.dirSync({ unsafeCleanup: true }).name;
+    const child = spawn(process.execPath, [cli, 'run', '--direct', '--suite', 'direct-slow', '--quiet'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        OMAYEXEC_RESULTS: results,
+        OMAYEXEC_EXTRA_SUITES: join(root, 'test/fixtures/guest-suites'),
+        OMAYEXEC_GUARDED_SYSCTLS: SYSCTL,
+        OMX_TEST_SYSCTL: SYSCTL,
+        OMX_TEST_VALUE: changed,
+        OMX_TEST_MOUNT: mnt,
+      },
+    });
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    t.ok(await waitFor(() => read() === changed, 20_000), 'the suite changed the sysctl');
+    if (how === 'SIGKILL-runner') {
+      // The runner is the node process started by unshare, below the CLI.
+      const pids = spawnSync('pgrep', ['-f', 'dist/guest/runner.js'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+      t.ok(pids.length >= 1, 'found the runner');
+      for (const p of pids) process.kill(Number(p), 'SIGKILL');
+    } else {
+      child.kill(how);
+    }
+    const code = await exited;
+    t.not(code, 0, `the run does not report success (exit ${code})`);
+    t.equal(read(), before, 'sysctl back to its value before the run');
+    t.notOk(mounted(mnt), 'the tmpfs the suite mounted is not visible on the host');
+    const record = JSON.parse(readFileSync(join(results, 'latest', 'results.json'), 'utf8')) as { verdict: string };
+    t.not(record.verdict, 'pass', `verdict ${record.verdict}, never pass`);
+  });
+}
+
+t.test('run --direct as a non-root user: exit 2 with one clear line', { skip }, async (t) => {
+  // Without tap's NODE_OPTIONS: its process-info hook would write into .tap/ as that user.
+  const { NODE_OPTIONS: _drop, ...env } = process.env;
+  const r = spawnSync(process.execPath, [cli, 'run', '--direct'], { encoding: 'utf8', uid: 65534, gid: 65534, cwd: '/', env });
+  t.equal(r.status, 2);
+  t.match(r.stderr, /needs root/);
+  t.notMatch(r.stderr, /^\s+at /m, 'no stack trace');
+});
