@@ -3,6 +3,8 @@
 // per suite and for the whole run) and the TAP 14 form of results.ktap
 // (`run --format tap14`: each suite's TAP as an indented subtest).
 import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CaseResult, CaseStatus, ParsedRun, SuiteResult, SuiteStatus } from './parse.js';
 import type { RunRecord } from './results.js';
 import type { Verdict } from './verdict.js';
@@ -179,8 +181,17 @@ function caseExcerpt(c: Omit<CaseResult, 'line'>, suite: SuiteResult | undefined
   return excerpt(lines);
 }
 
-/** kcidb.json of one run. */
-export function toKcidb(run: ParsedRun, record: RunRecord, origin: string = current.kcidbOrigin): KcidbData {
+/** Console lines worth showing for a run that crashed or never booted: from the first sign on. */
+export function consoleExcerpt(consoleText: string, record: Pick<RunRecord, 'verdict' | 'consoleSigns'>): string[] {
+  if (record.verdict !== 'panic' && record.verdict !== 'boot-failure') return [];
+  const lines = consoleText.split('\n').filter((l) => l.trim());
+  const first = record.consoleSigns[0]?.line;
+  const at = first ? lines.findIndex((l) => l.includes(first)) : -1;
+  return at >= 0 ? lines.slice(Math.max(0, at - 5), at + 80) : lines.slice(-80);
+}
+
+/** kcidb.json of one run; consoleLines: kernel console excerpt for the run's test object. */
+export function toKcidb(run: ParsedRun, record: RunRecord, origin: string = current.kcidbOrigin, consoleLines: string[] = []): KcidbData {
   if (!isKcidbOrigin(origin)) throw new Error(`invalid KCIDB origin '${origin}' (lower-case letters, digits, _)`);
   const k = record.kernel;
   const key = kernelKey(k);
@@ -227,6 +238,7 @@ export function toKcidb(run: ParsedRun, record: RunRecord, origin: string = curr
     log_excerpt: excerpt([
       `verdict ${record.verdict} (exit ${record.exitCode}): ${record.why}`,
       ...record.consoleSigns.map((s) => `${s.kind}: ${s.line}`),
+      ...(consoleLines.length ? ['console:', ...consoleLines] : []),
     ]),
     start_time: runStartTime(record.runId),
     duration: typeof record.timings.total === 'number' ? record.timings.total : undefined,
@@ -273,6 +285,13 @@ export function toKcidb(run: ParsedRun, record: RunRecord, origin: string = curr
   });
 
   return { version: { ...KCIDB_VERSION }, checkouts: [checkout], builds: [build], tests };
+}
+
+/** Writes DIR/kcidb.json (with the console excerpt of a crashed run, from DIR/console.log). */
+export function writeKcidb(dir: string, run: ParsedRun, record: RunRecord, origin: string = current.kcidbOrigin): void {
+  const consolePath = join(dir, 'console.log');
+  const consoleLines = existsSync(consolePath) ? consoleExcerpt(readFileSync(consolePath, 'utf8'), record) : [];
+  writeFileSync(join(dir, 'kcidb.json'), JSON.stringify(toKcidb(run, record, origin, consoleLines), null, 2) + '\n');
 }
 
 // ---------------------------------------------------------------- TAP 14

@@ -7,7 +7,7 @@ import type { ProbeResult } from '../harness/profiles.js';
 import type { CaseResult, ParsedRun, SuiteResult } from './parse.js';
 import { resultsRoot } from './paths.js';
 import { toHtml } from './report-html.js';
-import { ciOutput, toKcidb, toTap14, type CiOutputOptions } from './kcidb.js';
+import { ciOutput, toTap14, writeKcidb, type CiOutputOptions } from './kcidb.js';
 import type { Verdict } from './verdict.js';
 
 export interface KernelIdentity {
@@ -108,7 +108,7 @@ export function writeRunFolder(dir: string, run: ParsedRun, record: RunRecord, c
   writeFileSync(join(dir, 'results.ktap'), ci.format === 'tap14' ? toTap14(run, record.totals) : toKtap(run, record.totals));
   writeFileSync(join(dir, 'junit.xml'), toJunit(run, record));
   writeFileSync(join(dir, 'report.html'), toHtml(run, record));
-  writeFileSync(join(dir, 'kcidb.json'), JSON.stringify(toKcidb(run, record, ci.kcidbOrigin), null, 2) + '\n');
+  writeKcidb(dir, run, record, ci.kcidbOrigin);
   const latest = join(resultsRoot(), 'latest');
   rmSync(latest, { force: true });
   symlinkSync(record.runId, latest);
