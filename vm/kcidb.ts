@@ -279,7 +279,6 @@ export function toKcidb(run: ParsedRun, record: RunRecord, origin: string = curr
       status: CASE_STATUS[c.status],
       comment: text(c.id),
       log_excerpt: caseExcerpt(c, suiteOf.get(c.suite)),
-      environment,
       misc: pruned({ kind: 'case', suite: c.suite, case: c.id, expected: c.expected, actual: c.actual, reason: c.reason, taint: c.taint }),
     }));
   });
@@ -287,11 +286,18 @@ export function toKcidb(run: ParsedRun, record: RunRecord, origin: string = curr
   return { version: { ...KCIDB_VERSION }, checkouts: [checkout], builds: [build], tests };
 }
 
+/** JSON text of the data: one object per line (a thousand tests stay readable and diffable). */
+export function formatKcidb(d: KcidbData): string {
+  const list = (key: string, xs: object[]) =>
+    xs.length ? `  "${key}": [\n${xs.map((x) => `    ${JSON.stringify(x)}`).join(',\n')}\n  ]` : `  "${key}": []`;
+  return `{\n  "version": ${JSON.stringify(d.version)},\n${list('checkouts', d.checkouts)},\n${list('builds', d.builds)},\n${list('tests', d.tests)}\n}\n`;
+}
+
 /** Writes DIR/kcidb.json (with the console excerpt of a crashed run, from DIR/console.log). */
 export function writeKcidb(dir: string, run: ParsedRun, record: RunRecord, origin: string = current.kcidbOrigin): void {
   const consolePath = join(dir, 'console.log');
   const consoleLines = existsSync(consolePath) ? consoleExcerpt(readFileSync(consolePath, 'utf8'), record) : [];
-  writeFileSync(join(dir, 'kcidb.json'), JSON.stringify(toKcidb(run, record, origin, consoleLines), null, 2) + '\n');
+  writeFileSync(join(dir, 'kcidb.json'), formatKcidb(toKcidb(run, record, origin, consoleLines)));
 }
 
 // ---------------------------------------------------------------- TAP 14
