@@ -175,9 +175,19 @@ function caseExcerpt(c: Omit<CaseResult, 'line'>, suite: SuiteResult | undefined
   if (c.expected !== undefined || c.actual !== undefined) lines.push(`expected ${c.expected ?? '?'}, actual ${c.actual ?? '?'}`);
   if (c.reason) lines.push(c.reason);
   for (const t of c.taint ?? []) lines.push(`kernel: ${t}`);
+  // The suite's own words: its test line and the YAML diagnostics under it.
   const desc = c.id.split(' / ').pop() ?? '';
-  const tap = desc ? suite?.tap.find((l) => /^\s*(not )?ok\b/.test(l) && l.includes(desc)) : undefined;
-  if (tap) lines.push(tap.trim());
+  const tap = suite?.tap ?? [];
+  const at = desc ? tap.findIndex((l) => /^\s*(not )?ok\b/.test(l) && l.includes(desc)) : -1;
+  if (at >= 0) {
+    lines.push(tap[at]!);
+    if (tap[at + 1]?.trim() === '---') {
+      for (let i = at + 1; i < tap.length && i <= at + 40; i++) {
+        lines.push(tap[i]!);
+        if (tap[i]!.trim() === '...') break;
+      }
+    }
+  }
   return excerpt(lines);
 }
 

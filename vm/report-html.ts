@@ -2,7 +2,7 @@
 // identity, timings, profiles, the O_MAYEXEC policy matrix as a coloured grid
 // (rows sysctl × mount × mode; columns file type × open path; each cell one
 // square per capability state), and every case with its TAP lines.
-import type { CaseResult, ParsedRun } from './parse.js';
+import { expectedFromName, type CaseResult, type ParsedRun } from './parse.js';
 import type { RunRecord } from './results.js';
 
 const esc = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
@@ -11,6 +11,20 @@ const POLICY_RE = /^policy sysctl=(\d) mount=(\w+) mode=(0\d+) type=(\w+) via=(\
 const TYPES = ['regular', 'directory', 'symlink', 'char', 'block', 'fifo', 'socket'];
 const VIAS = ['openat2', 'open+O_MAYEXEC', 'openat+O_MAYEXEC', 'openat2+O_MAYEXEC'];
 const VIA_SHORT: Record<string, string> = { openat2: 'o2', 'open+O_MAYEXEC': 'op+', 'openat+O_MAYEXEC': 'oat+', 'openat2+O_MAYEXEC': 'o2+' };
+
+/** The expected outcome: from the diagnostics, else from the case name ("... -> EACCES"). */
+function expectedOf(c: CaseResult): string | undefined {
+  return c.expected ?? expectedFromName(c.id.split(' / ').pop() ?? '');
+}
+
+/** What went wrong in a case, without "expected ?, actual ?" when the case checked nothing (suite errors). */
+function caseDetail(c: CaseResult): string {
+  const expected = expectedOf(c);
+  const parts = expected !== undefined || c.actual !== undefined ? [`expected ${esc(expected ?? '?')}, actual ${esc(c.actual ?? '?')}`] : [];
+  // A suite error's case is named after its reason: say it once.
+  if (c.reason && !c.id.endsWith(c.reason)) parts.push(esc(c.reason));
+  return parts.join('; ');
+}
 
 function anchor(c: CaseResult, i: number): string {
   return `case-${i}-${c.suite}`;
@@ -23,8 +37,8 @@ function policyGrid(cases: CaseResult[], index: Map<CaseResult, number>): string
     if (m) cells.set(`${m[1]}|${m[2]}|${m[3]}|${m[4]}|${m[5]}|${m[6]}`, c);
   }
   if (!cells.size) return '<p>No policy matrix in this run (the omayexec-v7 profile was absent or not run).</p>';
-  const head1 = TYPES.map((t) => `<th colspan="4">${t}</th>`).join('');
-  const head2 = TYPES.map(() => VIAS.map((v) => `<th title="${esc(v)}">${VIA_SHORT[v]}</th>`).join('')).join('');
+  const head1 = TYPES.map((t) => `<th colspan="4" class="tstart">${t}</th>`).join('');
+  const head2 = TYPES.map(() => VIAS.map((v, i) => `<th title="${esc(v)}"${i ? '' : ' class="tstart"'}>${VIA_SHORT[v]}</th>`).join('')).join('');
   const rows: string[] = [];
   for (const sysctl of ['0', '1', '2', '3']) {
     for (const mount of ['exec', 'noexec']) {
@@ -33,20 +47,22 @@ function policyGrid(cases: CaseResult[], index: Map<CaseResult, number>): string
           VIAS.map((via) => {
             const squares = ['dac', 'no-dac'].map((caps) => {
               const c = cells.get(`${sysctl}|${mount}|${mode}|${type}|${via}|${caps}`);
-              if (!c) return '<span class="sq none" title="not run">·</span>';
-              const title = `${c.id}\nexpected ${c.expected ?? '?'}, actual ${c.actual ?? c.reason ?? '?'}`;
-              const label = c.status === 'fail' ? `${c.actual ?? '?'}≠${c.expected ?? '?'}` : c.status === 'skip' ? 'skip' : (c.actual ?? '');
+              if (!c) return `<span class="sq none" title="not run (${caps})">·</span>`;
+              const expected = expectedOf(c);
+              const title = `${c.id}\nexpected ${expected ?? '?'}, actual ${c.actual ?? c.reason ?? '?'}`;
+              const label = c.status === 'fail' ? `${c.actual ?? '?'}≠${expected ?? '?'}` : c.status === 'skip' ? 'skip' : (c.actual ?? '');
               return `<a class="sq ${c.status}" href="#${anchor(c, index.get(c)!)}" title="${esc(title)}">${esc(label)}</a>`;
             });
-            return `<td>${squares.join('')}</td>`;
+            return `<td class="${via === VIAS[0] ? 'tstart' : ''}">${squares.join('')}</td>`;
           }),
         );
-        rows.push(`<tr><th>sysctl=${sysctl} ${mount} ${mode}</th>${tds.join('')}</tr>`);
+        const first = mount === 'exec' && mode === '0500' ? ' class="sstart"' : '';
+        rows.push(`<tr${first}><th>sysctl=${sysctl} ${mount} ${mode}</th>${tds.join('')}</tr>`);
       }
     }
   }
-  return `<p>Each cell: left square with CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH effective, right square with both cleared. Text is the actual outcome; a failing cell shows actual≠expected. Open paths: o2 = openat2 without O_MAYEXEC, op+ / oat+ = open(2) / openat(2) with it (dropped), o2+ = openat2 with it.</p>
-<table class="grid"><thead><tr><th rowspan="2">sysctl mount mode</th>${head1}</tr><tr>${head2}</tr></thead><tbody>${rows.join('\n')}</tbody></table>`;
+  return `<p>Each cell: upper square with CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH effective, lower square with both cleared. Text is the actual outcome; a failing square shows actual≠expected and links to its case. Open paths: o2 = openat2 without O_MAYEXEC, op+ / oat+ = open(2) / openat(2) with it (dropped), o2+ = openat2 with it.</p>
+<div class="gridwrap"><table class="grid"><thead><tr><th rowspan="2">sysctl mount mode</th>${head1}</tr><tr>${head2}</tr></thead><tbody>${rows.join('\n')}</tbody></table></div>`;
 }
 
 export function toHtml(run: ParsedRun, r: RunRecord): string {
@@ -72,15 +88,25 @@ export function toHtml(run: ParsedRun, r: RunRecord): string {
       const items = s.cases
         .map((c) => {
           const tap = c.line >= 0 ? esc(s.tap.find((l) => l.includes(c.id.split(' / ').pop() ?? '\0')) ?? '') : '';
-          const detail = c.status === 'pass' ? '' : ` — expected ${esc(c.expected ?? '?')}, actual ${esc(c.actual ?? '?')}${c.reason ? `; ${esc(c.reason)}` : ''}`;
+          const d = c.status === 'pass' ? '' : caseDetail(c);
+          const detail = d ? ` — ${d}` : '';
           return `<li id="${anchor(c, index.get(c)!)}" class="${c.status}"><b>${c.status}</b> ${esc(c.id)}${detail}${tap ? `<pre>${tap}</pre>` : ''}</li>`;
         })
         .join('\n');
       const open = s.status !== 'pass' && s.status !== 'skip' ? ' open' : '';
-      return `<details id="suite-${esc(s.id)}"${open}><summary>${esc(s.id)}: ${s.status} (${s.cases.length} cases)${s.reason ? ` — ${esc(s.reason)}` : ''}</summary><ul class="cases">${items}</ul><details><summary>TAP</summary><pre>${esc(s.tap.join('\n'))}</pre></details></details>`;
+      const stderr = run.stderr.filter((e) => e.suite === s.id).map((e) => e.line);
+      const stderrBlock = stderr.length ? `<details class="stderr"${open}><summary>stderr (${stderr.length} lines)</summary><pre>${esc(stderr.join('\n'))}</pre></details>` : '';
+      return `<details id="suite-${esc(s.id)}"${open}><summary>${esc(s.id)}: ${s.status} (${s.cases.length} cases)${s.reason ? ` — ${esc(s.reason)}` : ''}</summary><ul class="cases">${items}</ul>${stderrBlock}<details><summary>TAP</summary><pre>${esc(s.tap.join('\n'))}</pre></details></details>`;
     })
     .join('\n');
   const overridden = Object.keys(r.overriddenExpectations ?? {}).length;
+  const bad = all.filter((c) => c.status === 'fail' || c.status === 'error');
+  const failures = bad.length
+    ? `<h2>Failures (${bad.length})</h2><ul class="failures">${bad
+        .slice(0, 100)
+        .map((c) => `<li class="${c.status}"><a href="#${anchor(c, index.get(c)!)}">${esc(c.id)}</a>${caseDetail(c) ? ` — ${caseDetail(c)}` : ''}</li>`)
+        .join('')}${bad.length > 100 ? `<li>… ${bad.length - 100} more under Cases</li>` : ''}</ul>`
+    : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>omayexec-conformance ${esc(r.runId)}: ${r.verdict}</title>
 <style>
@@ -89,9 +115,13 @@ h1{font-size:1.4em}.verdict{padding:.2em .6em;border-radius:4px;color:#fff}
 .v-pass{background:#2e7d32}.v-fail,.v-error,.v-panic,.v-boot-failure,.v-timeout{background:#c62828}.v-skip{background:#757575}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 5px;text-align:left;vertical-align:top}
 td.pass,li.pass b{color:#2e7d32}td.fail,td.error,td.timeout,li.fail b,li.error b{color:#c62828}td.skip,li.skip b{color:#757575}
-.grid td{padding:1px;white-space:nowrap}.grid th{font-size:11px}
-.sq{display:inline-block;min-width:2.6em;font-size:10px;text-align:center;margin:0 1px;padding:1px 0;text-decoration:none;color:#fff;border-radius:2px}
-.sq.pass{background:#43a047}.sq.fail,.sq.error{background:#e53935;font-weight:bold}.sq.skip{background:#9e9e9e}.sq.none{background:#eee;color:#999}
+.gridwrap{overflow-x:auto;max-width:100%}
+.grid td{padding:1px 2px;white-space:nowrap;vertical-align:middle}.grid th{font-size:11px;white-space:nowrap;vertical-align:middle}
+.grid .tstart{border-left:2px solid #888}.grid tr.sstart>*{border-top:2px solid #888}
+.sq{display:block;box-sizing:border-box;width:4.8em;font:9px/13px ui-monospace,'DejaVu Sans Mono',monospace;text-align:center;padding:0 1px;text-decoration:none;color:#fff;border-radius:2px;overflow:hidden;white-space:nowrap}
+.sq+.sq{margin-top:1px}
+.sq.pass{background:#43a047}.sq.fail,.sq.error{background:#e53935;font-weight:bold;font-size:7.5px;letter-spacing:-.2px}.sq.skip{background:#9e9e9e}.sq.none{background:#eee;color:#999}
+ul.failures{padding-left:1.2em}ul.failures li.fail,ul.failures li.error{color:#c62828}
 pre{background:#f6f6f6;padding:.3em;overflow-x:auto;font-size:12px;margin:.2em 0}ul.cases{list-style:none;padding-left:.5em}
 .note{background:#fff3cd;padding:.5em;border:1px solid #e0c060}
 </style></head><body>
@@ -105,6 +135,7 @@ ${overridden ? `<p class="note">${overridden} expectation(s) were deliberately o
 ${r.qemu ? `<tr><th>QEMU</th><td>${esc(r.qemu.accel)}; exit ${r.qemu.exitCode ?? '-'} ${r.qemu.killedFor ? `(killed: ${esc(r.qemu.killedFor)})` : ''}</td></tr>` : ''}
 ${r.consoleSigns.length ? `<tr><th>console</th><td>${r.consoleSigns.map((s) => `${esc(s.kind)}: ${esc(s.line)}`).join('<br>')}</td></tr>` : ''}
 </table>
+${failures}
 <h2>Profiles</h2><table><tr><th>profile</th><th>status</th><th>probe evidence</th></tr>${profiles}</table>
 <h2>Timings</h2><table>${timing}</table>
 <h2>Suites</h2><table><tr><th>suite</th><th>status</th><th>pass</th><th>fail</th><th>skip</th><th>error</th><th>s</th><th>reason</th></tr>${suites}</table>
