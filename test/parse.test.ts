@@ -352,7 +352,24 @@ t.test('directives: TODO stays a failure, TIMEOUT is a failure, time= is dropped
 
 t.test('empty stream', async (t) => {
   const run = parseRunnerOutput([]);
-  t.same(run, { profiles: [], suites: [], stderr: [] });
+  t.same([run.profiles, run.suites, run.stderr, run.kernelSigns ?? []], [[], [], [], []]);
+  t.equal(run.start, undefined);
+  t.equal(run.end, undefined);
+});
+
+t.test('kernel-sign events (warnings the runner read from /dev/kmsg) are kept with their place, outside the TAP', async (t) => {
+  const lines = runLines('kernel-sign-warning.raw');
+  const run = parseRunnerOutput(lines);
+  t.same(run.kernelSigns, [{
+    suite: 'exec', kind: 'warning', line: 'WARNING: CPU: 0 PID: 142 at fs/namei.c:3084 may_open+0x1a3/0x1c0', lineNo: 10,
+  }]);
+  t.equal(lines[10]!.includes('"kernel-sign"'), true, 'lineNo indexes the stream');
+  const s = only(run, 'exec');
+  t.notOk(s.tap.some((l) => l.includes('kernel-sign')), 'not part of the suite TAP');
+  t.same(s.cases.map((c) => c.id), EXEC_CASES, 'the cases are unchanged by the parser');
+  t.equal(s.status, 'pass', 'the parser itself does not judge the warning (verdict.ts does)');
+  const outside = parseRunnerOutput(runLines('kernel-sign-outside-suite.raw'));
+  t.equal(outside.kernelSigns?.[0]?.suite, null, 'a warning between suites has suite null');
 });
 
 t.test('expectedFromName', async (t) => {

@@ -217,3 +217,27 @@ t.test('attributeWarnings ignores fatal signs (the verdict handles them)', async
   attributeWarnings(r, fate({ signs: [sign(OOPS, 10)] }));
   t.ok(r.suites[0]!.cases.every((c) => c.status === 'pass'));
 });
+
+t.test('runner-reported warnings (kernel-sign events) taint the suite\'s next case', async (t) => {
+  const r = run('kernel-sign-warning.raw');
+  // The console saw the same WARNING "early" (resultLines 6: case 1); with
+  // runner reports present, the console timing is not used.
+  const f = fate({ signs: [sign(WARNING, 6)] });
+  attributeWarnings(r, f);
+  const failed = r.suites[0]!.cases.filter((c) => c.status === 'fail');
+  t.same(failed.map((c) => c.id), ['exec execve type=char mount=exec mode=0755 -> EACCES'], 'case 5 (the line after the report), only');
+  t.match(failed[0]!.reason, /^kernel warning during the case: WARNING: CPU: 0 PID: 142 at fs\/namei\.c:3084/);
+  t.equal(r.suites[0]!.status, 'fail');
+  const v = decideVerdict(r, f);
+  t.same([v.verdict, v.exitCode], ['fail', 1]);
+});
+
+t.test('a runner-reported warning outside any suite still fails the run', async (t) => {
+  // e.g. a WARNING while the runner probes the profiles, before the first suite.
+  const r = run('kernel-sign-outside-suite.raw');
+  t.equal(r.kernelSigns?.length, 1);
+  const f = fate({ signs: [sign('[    6.500000] WARNING: CPU: 0 PID: 98 at mm/page_alloc.c:5531 __alloc_pages+0x2c8/0x330', 4)] });
+  attributeWarnings(r, f);
+  const v = decideVerdict(r, f);
+  t.not(v.verdict, 'pass', `a kernel WARNING is never a pass (got ${v.verdict}: ${v.why})`);
+});
