@@ -49,6 +49,8 @@ interface OpenSuite {
   result: SuiteResult;
   plan?: { count: number; reason?: string };
   subtests: string[];
+  /** Test lines at depth 0 (cases and subtest closings): what the plan counts. */
+  topLevelLines: number;
   /** Indent levels at which a subtest is open, with whether it had children. */
   yamlFor?: CaseResult;
   inYaml: boolean;
@@ -78,11 +80,12 @@ function parseTestLine(s: OpenSuite, text: string, depth: number, lineNo: number
     // TODO: a known failure is not a pass of the spec; keep it as a failure.
   }
   desc = desc.replace(/\s+#\s*time=[\d.]+m?s\s*$/, '').trim();
+  if (depth === 0) s.topLevelLines++;
   // A line closing a subtest at this depth: its children were the cases.
   if (s.subtests.length > depth) {
-    const name = s.subtests[depth];
+    const prefix = `${s.subtests.slice(0, depth + 1).join(' / ')} / `;
     s.subtests.length = depth;
-    const hadFailingChild = s.result.cases.some((c) => c.id.startsWith(`${name} / `) && c.status !== 'pass' && c.status !== 'skip');
+    const hadFailingChild = s.result.cases.some((c) => c.id.startsWith(prefix) && c.status !== 'pass' && c.status !== 'skip');
     if (status !== 'fail' || hadFailingChild) return;
     reason = reason ?? 'subtest failed without a failing case (plan mismatch or crash)';
   }
@@ -110,7 +113,7 @@ function onTapLine(s: OpenSuite, raw: string, lineNo: number): void {
       return;
     }
     const kv = /^(expected|actual|wanted|found):\s*(.*)$/.exec(text);
-    if (kv && s.yamlFor && indent === s.yamlIndent + 2) {
+    if (kv && s.yamlFor && indent === s.yamlIndent) {
       const key = kv[1] === 'wanted' ? 'expected' : kv[1] === 'found' ? 'actual' : kv[1];
       const value = kv[2]!.replace(/^['"]|['"]$/g, '');
       if (key === 'expected') s.yamlFor.expected ??= value;
@@ -146,7 +149,7 @@ function closeSuite(s: OpenSuite, end: Extract<RunnerEvent, { event: 'suite-end'
   const synthetic = (reason: string) => {
     r.cases.push({ id: `${r.id}: ${reason}`, suite: r.id, status: 'error', reason, line: -1 });
   };
-  const topLevelCount = r.cases.filter((c) => !c.id.includes(' / ')).length;
+  const topLevelCount = s.topLevelLines;
   if (!end) {
     r.status = 'error';
     r.reason = 'output ended before the suite finished (no suite-end)';
@@ -183,7 +186,8 @@ function closeSuite(s: OpenSuite, end: Extract<RunnerEvent, { event: 'suite-end'
     synthetic(`plan said ${s.plan.count} cases, ${topLevelCount} reported`);
   }
   const failed = r.cases.some((c) => c.status === 'fail' || c.status === 'error');
-  if (!failed && end.exit !== 0) synthetic(`suite exited with status ${end.exit} without a failing case`);
+  // kselftest's exit 4 means skipped: fine when nothing failed.
+  if (!failed && end.exit !== 0 && end.exit !== 4) synthetic(`suite exited with status ${end.exit} without a failing case`);
   const failedNow = r.cases.some((c) => c.status === 'fail' || c.status === 'error');
   const allSkipped = r.cases.every((c) => c.status === 'skip');
   r.status = failedNow ? 'fail' : allSkipped ? 'skip' : 'pass';
@@ -214,6 +218,7 @@ export function parseRunnerOutput(lines: string[]): ParsedRun {
         open = {
           result: { id: e.suite, status: 'error', exit: null, signal: null, seconds: null, tap: [], cases: [] },
           subtests: [],
+          topLevelLines: 0,
           inYaml: false,
           yamlIndent: 0,
         };
@@ -222,7 +227,8 @@ export function parseRunnerOutput(lines: string[]): ParsedRun {
         run.stderr.push({ suite: e.suite, line: e.line });
         break;
       case 'suite-end':
-        if (open && open.result.id === e.suite) run.suites.push(closeSuite(open, e));
+        // An end for another suite cannot close this one: it stays, incomplete.
+        if (open) run.suites.push(closeSuite(open, open.result.id === e.suite ? e : null));
         open = null;
         break;
       case 'end':

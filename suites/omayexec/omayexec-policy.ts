@@ -24,13 +24,16 @@ if (gate(suiteGate('omayexec-policy'))) {
         const cases = all.filter((c) => c.mount === v.mount && c.mode === v.mode && c.sysctl === sysctl);
         // Outcomes are collected under the sysctl (and capability state), then
         // reported after both are restored.
-        const results = withSysctl(sysctl, () =>
-          cases.map((c) => {
-            if (c.type === 'block' && !loop) return { c, actual: null };
-            const actual = withCapState(c.caps, () => tryOpen(c.via, m.paths[c.type], selftestFlags(c.type === 'fifo')));
-            return { c, actual };
-          }),
-        );
+        // One capability switch per state, not per open.
+        const openAll = (caps: PolicyCase['caps']) =>
+          withCapState(caps, () =>
+            cases
+              .filter((c) => c.caps === caps)
+              .map((c) => ({ c, actual: c.type === 'block' && !loop ? null : tryOpen(c.via, m.paths[c.type], selftestFlags(c.type === 'fifo')) })),
+          );
+        const outcomes = withSysctl(sysctl, () => [...openAll('dac'), ...openAll('no-dac')]);
+        const byCase = new Map(outcomes.map((o) => [o.c, o.actual]));
+        const results = cases.map((c) => ({ c, actual: byCase.get(c)! }));
         for (const { c, actual } of results) {
           if (actual === null) skipCase(policyCaseName(c), c.expected, NO_LOOP_REASON);
           else expectOutcome(policyCaseName(c), actual, c.expected);
