@@ -78,7 +78,9 @@ function xml(s: string): string {
 
 export function toJunit(run: ParsedRun, record: Pick<RunRecord, 'kernel' | 'verdict'>): string {
   const out = ['<?xml version="1.0" encoding="UTF-8"?>'];
-  const all = run.suites.flatMap((s) => s.cases);
+  // A suite skipped as a whole has no cases: it is written as one skipped
+  // testcase, and counted as such at the root too.
+  const all = run.suites.flatMap((s) => (s.cases.length ? s.cases : [{ status: 'skip' }]));
   const t = totalsOf(all);
   out.push(`<testsuites name="omayexec-conformance" tests="${all.length}" failures="${t.fail}" errors="${t.error}" skipped="${t.skip}">`);
   for (const s of run.suites) {
