@@ -118,7 +118,7 @@ td.pass,li.pass b{color:#2e7d32}td.fail,td.error,td.timeout,li.fail b,li.error b
 .gridwrap{overflow-x:auto;max-width:100%}
 .grid td{padding:1px 2px;white-space:nowrap;vertical-align:middle}.grid th{font-size:11px;white-space:nowrap;vertical-align:middle}
 .grid .tstart{border-left:2px solid #888}.grid tr.sstart>*{border-top:2px solid #888}
-.sq{display:block;box-sizing:border-box;width:4.8em;font:9px/13px ui-monospace,'DejaVu Sans Mono',monospace;text-align:center;padding:0 1px;text-decoration:none;color:#fff;border-radius:2px;overflow:hidden;white-space:nowrap}
+.sq{display:block;box-sizing:border-box;min-width:4.8em;font:9px/13px ui-monospace,'DejaVu Sans Mono',monospace;text-align:center;padding:0 1px;text-decoration:none;color:#fff;border-radius:2px;overflow:hidden;white-space:nowrap}
 .sq+.sq{margin-top:1px}
 .sq.pass{background:#43a047}.sq.fail,.sq.error{background:#e53935;font-weight:bold;font-size:7.5px;letter-spacing:-.2px}.sq.skip{background:#9e9e9e}.sq.none{background:#eee;color:#999}
 ul.failures{padding-left:1.2em}ul.failures li.fail,ul.failures li.error{color:#c62828}
