@@ -9,7 +9,7 @@ import type { RunConfig } from '../harness/protocol.js';
 import { ensureBaseArchive, writeRunArchive, assembleInitrd } from './initramfs.js';
 import { BadInputError, inspectKernel } from './kernel-image.js';
 import { checkConfig, findKernelConfig, type ConfigReport } from './kconfig-check.js';
-import { parseRunnerOutput, type ParsedRun } from './parse.js';
+import { parseRunnerOutput, type CaseResult, type ParsedRun } from './parse.js';
 import { extraSuitesDir, guestTree } from './paths.js';
 import { chooseAccel, runQemu, type QemuOutcome } from './qemu.js';
 import { newRunId, runDir, totalsOf, writeRunFolder, type KernelIdentity, type RunRecord } from './results.js';
@@ -51,11 +51,29 @@ function sha256(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
+/**
+ * --expect PROFILE is checked by the host too, as a pseudo-suite "profiles":
+ * a required profile the probe found absent fails the run even when none of
+ * its suites was selected.
+ */
+export function addRequiredProfiles(run: ParsedRun, expect: string[]): void {
+  if (!expect.length || !run.start) return;
+  const cases: CaseResult[] = expect.map((name) => {
+    const p = run.profiles.find((x) => x.name === name);
+    const actual = p ? (p.supported ? 'supported' : p.evidence) : 'not probed';
+    const ok = p?.supported === true;
+    return { id: `profile ${name} required (--expect) -> supported`, suite: 'profiles', status: ok ? 'pass' : 'fail', expected: 'supported', actual, line: -1 };
+  });
+  const failed = cases.some((c) => c.status === 'fail');
+  run.suites.unshift({ id: 'profiles', status: failed ? 'fail' : 'pass', exit: 0, signal: null, seconds: 0, tap: [], cases });
+}
+
 function buildRecord(
   runId: string, run: ParsedRun, fate: GuestFate, o: RunOptions, kernel: KernelIdentity,
   timings: Record<string, number | null>, qemu?: QemuOutcome,
 ): RunRecord {
   attributeWarnings(run, fate);
+  addRequiredProfiles(run, o.expect);
   const v = decideVerdict(run, fate);
   const cases = run.suites.flatMap((s) => s.cases).map(({ line: _line, ...c }) => c);
   return {
