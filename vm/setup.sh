@@ -12,6 +12,7 @@ PACKAGES=(
   gcc libc6-dev binutils                       # static helpers (exec-probe, uselib32), strip
   make bc flex bison libelf-dev libssl-dev     # reference kernel build
   ccache patch xz-utils kmod dwarves
+  chromium                                     # test/report-html.test.ts renders report.html headless
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
