@@ -51,3 +51,13 @@ t.test('a deliberately wrong table cell fails exactly that case', async (t) => {
   t.equal(failed[0]?.actual, 'EACCES');
   t.same(record.overriddenExpectations, { [cell]: 'fd' }, 'the run is marked as overridden');
 });
+
+t.test('every O_MAYEXEC case fails when its expectation is wrong', async (t) => {
+  const suites = ['omayexec-policy', 'omayexec-sysctl', 'omayexec-extra', 'ima'].flatMap((s) => ['--suite', s]);
+  const { status, record } = run(['--reference', '6.1', ...suites, '--override-expectation', '*=WRONG']);
+  t.equal(status, 1);
+  const failed = record.cases.filter((c) => c.status === 'fail');
+  t.ok(failed.length >= 896 + 25 + 25 + 7, `${failed.length} cases failed`);
+  t.equal(record.cases.filter((c) => c.status === 'pass').length, 0, 'no case passed');
+  t.ok(failed.every((c) => c.expected === 'WRONG'), 'every failure names the wrong expectation');
+});

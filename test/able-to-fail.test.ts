@@ -1,0 +1,42 @@
+// Every case can fail: the same run with every expectation made wrong
+// ('*=WRONG') must report every case that passed before as failed, and
+// nothing else. Proved on this machine's kernel (direct mode) and on Debian's
+// stock 6.1 kernel in QEMU; the reference-kernel suites are proved in
+// e2e-reference.test.ts.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import tmp from 'tmp';
+import type { RunRecord } from '../vm/results.js';
+
+const root = join(import.meta.dirname, '../..');
+const cli = join(root, 'bin/omayexec-conformance.js');
+
+function run(args: string[]): { status: number | null; record: RunRecord } {
+  const results = tmp.dirSync({ unsafeCleanup: true }).name;
+  const r = spawnSync(process.execPath, [cli, 'run', ...args, '--quiet'], { encoding: 'utf8', env: { ...process.env, OMAYEXEC_RESULTS: results } });
+  return { status: r.status, record: JSON.parse(readFileSync(join(results, 'latest', 'results.json'), 'utf8')) as RunRecord };
+}
+
+function passedIds(r: RunRecord): string[] {
+  return r.cases.filter((c) => c.status === 'pass').map((c) => c.id.replace(/ -> \S+$/, '')).sort();
+}
+
+function failedIds(r: RunRecord): string[] {
+  return r.cases.filter((c) => c.status === 'fail').map((c) => c.id.replace(/ -> \S+$/, '')).sort();
+}
+
+for (const target of [['--direct'], ['--debian', '6.1']]) {
+  const label = target.join(' ');
+  t.test(`${label}: every passing case fails once its expectation is wrong`, { skip: process.getuid?.() !== 0 && 'needs root' }, async (t) => {
+    const good = run(target);
+    t.equal(good.record.verdict, 'pass', `baseline passes: ${good.record.why}`);
+    const passed = passedIds(good.record);
+    t.ok(passed.length >= 14, `${passed.length} cases passed in the baseline`);
+    const bad = run([...target, '--override-expectation', '*=WRONG']);
+    t.equal(bad.status, 1, 'exit 1');
+    t.same(failedIds(bad.record), passed, 'exactly the cases that passed now fail');
+    t.ok(bad.record.cases.filter((c) => c.status === 'fail').every((c) => c.expected === 'WRONG' && c.actual !== 'WRONG'), 'each failure reports the wrong expectation and the real outcome');
+  });
+}
