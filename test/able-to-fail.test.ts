@@ -40,3 +40,13 @@ for (const target of [['--direct'], ['--debian', '6.1']]) {
     t.ok(bad.record.cases.filter((c) => c.status === 'fail').every((c) => c.expected === 'WRONG' && c.actual !== 'WRONG'), 'each failure reports the wrong expectation and the real outcome');
   });
 }
+
+t.test('uselib SKIPs, naming the reason, on a kernel without IA32 emulation', async (t) => {
+  // Debian 6.12 honours ia32_emulation=0 (6.7+): int $0x80 then kills the helper.
+  const { status, record } = run(['--debian', '6.12', '--suite', 'uselib', '--append', 'ia32_emulation=0']);
+  const uselib = record.suites.find((s) => s.id === 'uselib');
+  t.equal(uselib?.status, 'skip', 'the suite is skipped, not failed');
+  t.match(uselib?.reason ?? '', /IA32 emulation/, `reason: ${uselib?.reason}`);
+  t.equal(record.verdict, 'skip');
+  t.equal(status, 4, 'exit 4: nothing verifiable');
+});
