@@ -120,7 +120,7 @@ const debianImages = existsSync(debianRoot)
   })
   : [];
 
-t.test('the real Debian 6.1 cloud kernel', {
+t.test('the real Debian cloud kernels in the cache (6.1, and 6.12 when fetched)', {
   skip: debianImages.length ? false : `no ${debianRoot}/*/boot/vmlinuz-* (run: omayexec-conformance run --debian 6.1 once)`,
 }, async (t) => {
   for (const img of debianImages) {
@@ -128,7 +128,7 @@ t.test('the real Debian 6.1 cloud kernel', {
     const info = inspectKernel(img);
     t.equal(info.format, 'bzImage', `${release}: bzImage`);
     t.equal(info.arch, 'x86_64');
-    t.match(info.version, new RegExp(`^${release.replace(/[.]/g, '\\.')} \\(`), `${release}: version string starts with the release`);
+    t.ok(info.version?.startsWith(`${release} (`), `${release}: version string starts with the release (${info.version})`);
     t.match(info.version, /#1 SMP PREEMPT_DYNAMIC Debian/, 'Debian build banner');
     t.equal(readFileSync(img).toString('latin1', 0x202, 0x206), 'HdrS');
   }
