@@ -27,7 +27,7 @@ commands:
   pack [-o FILE]                    a self-contained bundle to run on a device with its own node
   ingest FILE                       turn a bundle's output stream into a run folder
   compare BASE CANDIDATE [--json]   regressions, fixes, newly skipped/run cases;
-                                    exit 1 when there is a regression (git bisect run)
+                                    exit 1 on a regression or lost coverage (git bisect run)
 
 exit status of run: 0 conformant, 1 a case failed, 2 bad usage or input,
 3 kernel panic/oops, 4 nothing verifiable, 5 timeout, 6 boot failure or harness error`;
@@ -157,7 +157,8 @@ export async function main(argv: string[]): Promise<number> {
         const { compareRuns, formatComparison, loadRun } = await import('./compare.js');
         const c = compareRuns(loadRun(positionals[0]!), loadRun(positionals[1]!));
         console.log(values.json ? JSON.stringify(c, null, 2) : formatComparison(c));
-        return c.regressions.length ? 1 : 0;
+        // A kernel that lost a feature (cases that passed now skip) regressed too.
+        return c.regressions.length || c.lost.length ? 1 : 0;
       }
       case 'pack': {
         const { values } = parseArgs({ args: rest, options: { output: { type: 'string', short: 'o' } } });

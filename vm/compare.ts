@@ -11,6 +11,8 @@ export interface Comparison {
   candidate: { runId: string; kernel: string; verdict: string };
   kernelDiffers: boolean;
   regressions: string[];
+  /** Cases that passed and are now skipped or gone: coverage the candidate lost. */
+  lost: string[];
   fixes: string[];
   newlySkipped: string[];
   newlyRun: string[];
@@ -43,6 +45,7 @@ export function compareRuns(base: RunRecord, cand: RunRecord): Comparison {
     candidate: { runId: cand.runId, kernel: cand.kernel.release ?? '?', verdict: cand.verdict },
     kernelDiffers: base.kernel.release !== cand.kernel.release || base.kernel.sha256 !== cand.kernel.sha256,
     regressions: [],
+    lost: [],
     fixes: [],
     newlySkipped: [],
     newlyRun: [],
@@ -51,15 +54,16 @@ export function compareRuns(base: RunRecord, cand: RunRecord): Comparison {
   for (const [id, cs] of c) {
     const bs = b.get(id);
     if (bs === 'pass' && bad(cs)) out.regressions.push(id);
+    else if (bs === 'pass' && cs === 'skip') out.lost.push(id);
     else if (bad(bs) && cs === 'pass') out.fixes.push(id);
     else if (ran(bs) && cs === 'skip') out.newlySkipped.push(id);
     else if (!ran(bs) && ran(cs)) out.newlyRun.push(id);
   }
-  for (const id of b.keys()) if (!c.has(id)) out.disappeared.push(id);
+  for (const [id, bs] of b) if (!c.has(id)) (bs === 'pass' ? out.lost : out.disappeared).push(id);
   // A verdict that got worse without a case to show for it (panic, timeout,
   // lost output) is a regression too.
   const rank = ['pass', 'skip', 'fail', 'timeout', 'error', 'boot-failure', 'panic'];
-  if (rank.indexOf(cand.verdict) > rank.indexOf(base.verdict) && cand.verdict !== 'skip' && !out.regressions.length) {
+  if (rank.indexOf(cand.verdict) > rank.indexOf(base.verdict) && !out.regressions.length && !out.lost.length) {
     out.regressions.push(`(run) verdict ${base.verdict} -> ${cand.verdict}`);
   }
   return out;
@@ -77,6 +81,7 @@ export function formatComparison(c: Comparison): string {
     if (ids.length > 200) lines.push(`  ... ${ids.length - 200} more (see --json)`);
   };
   section('regressions (pass -> fail)', c.regressions);
+  section('lost (pass -> skipped or no longer reported)', c.lost);
   section('fixes (fail -> pass)', c.fixes);
   section('newly skipped', c.newlySkipped);
   section('newly run', c.newlyRun);
