@@ -10,7 +10,7 @@ import { QemuMissingError } from './qemu.js';
 import { Progress, type Verbosity } from './progress.js';
 import { availableSuites, runDirect, runInVm, type RunOptions } from './run.js';
 import { EXIT_BAD_INPUT } from './verdict.js';
-import { DEFAULT_CI_OUTPUT, isKcidbOrigin, RESULT_FORMATS, setCiOutput } from './kcidb.js';
+import { DEFAULT_CI_OUTPUT, isKcidbOrigin, RESULT_FORMATS } from './kcidb.js';
 
 const USAGE = `usage: omayexec-conformance <command> [options]
 
@@ -86,7 +86,6 @@ async function runCommand(argv: string[]): Promise<number> {
   const format = oneOf('format', values.format ?? DEFAULT_CI_OUTPUT.format, RESULT_FORMATS);
   const kcidbOrigin = values['kcidb-origin'] ?? DEFAULT_CI_OUTPUT.kcidbOrigin;
   if (!isKcidbOrigin(kcidbOrigin)) throw new UsageError(`--kcidb-origin takes a KCIDB origin (lower-case letters, digits, _), not '${kcidbOrigin}'`);
-  setCiOutput({ format, kcidbOrigin });
   const verbosity: Verbosity = values.quiet ? 'quiet' : values.verbose ? 'verbose' : 'normal';
   const progress = new Progress(verbosity);
   const overrides: Record<string, string> = {};
@@ -98,6 +97,7 @@ async function runCommand(argv: string[]): Promise<number> {
   const o: RunOptions = {
     suites: wanted,
     overrides,
+    ci: { format, kcidbOrigin },
     configPath: values.config,
     skipConfigCheck: values['skip-config-check'],
     expect,

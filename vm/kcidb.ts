@@ -21,26 +21,13 @@ const LOG_EXCERPT_MAX = 16384;
 export const RESULT_FORMATS = ['ktap', 'tap14'] as const;
 export type ResultFormat = (typeof RESULT_FORMATS)[number];
 
-/** How writeRunFolder writes the CI-facing files (set by `run --kcidb-origin/--format`). */
+/** How writeRunFolder writes the CI-facing files (`run --kcidb-origin/--format`, carried in RunOptions). */
 export interface CiOutputOptions {
   kcidbOrigin: string;
   format: ResultFormat;
 }
 
 export const DEFAULT_CI_OUTPUT: Readonly<CiOutputOptions> = { kcidbOrigin: 'omayexec', format: 'ktap' };
-let current: CiOutputOptions = { ...DEFAULT_CI_OUTPUT };
-
-/** Process-wide choice for the run folders written from now on (the CLI sets it once). */
-export function setCiOutput(o: Partial<CiOutputOptions>): void {
-  const next = { ...current, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) };
-  if (!isKcidbOrigin(next.kcidbOrigin)) throw new Error(`invalid KCIDB origin '${next.kcidbOrigin}'`);
-  if (!(RESULT_FORMATS as readonly string[]).includes(next.format)) throw new Error(`invalid result format '${next.format}'`);
-  current = next;
-}
-
-export function ciOutput(): CiOutputOptions {
-  return { ...current };
-}
 
 export function isKcidbOrigin(s: string): boolean {
   return KCIDB_ORIGIN_RE.test(s);
@@ -201,7 +188,7 @@ export function consoleExcerpt(consoleText: string, record: Pick<RunRecord, 'ver
 }
 
 /** kcidb.json of one run; consoleLines: kernel console excerpt for the run's test object. */
-export function toKcidb(run: ParsedRun, record: RunRecord, origin: string = current.kcidbOrigin, consoleLines: string[] = []): KcidbData {
+export function toKcidb(run: ParsedRun, record: RunRecord, origin: string = DEFAULT_CI_OUTPUT.kcidbOrigin, consoleLines: string[] = []): KcidbData {
   if (!isKcidbOrigin(origin)) throw new Error(`invalid KCIDB origin '${origin}' (lower-case letters, digits, _)`);
   const k = record.kernel;
   const key = kernelKey(k);
@@ -304,7 +291,7 @@ export function formatKcidb(d: KcidbData): string {
 }
 
 /** Writes DIR/kcidb.json (with the console excerpt of a crashed run, from DIR/console.log). */
-export function writeKcidb(dir: string, run: ParsedRun, record: RunRecord, origin: string = current.kcidbOrigin): void {
+export function writeKcidb(dir: string, run: ParsedRun, record: RunRecord, origin: string = DEFAULT_CI_OUTPUT.kcidbOrigin): void {
   const consolePath = join(dir, 'console.log');
   const consoleLines = existsSync(consolePath) ? consoleExcerpt(readFileSync(consolePath, 'utf8'), record) : [];
   writeFileSync(join(dir, 'kcidb.json'), formatKcidb(toKcidb(run, record, origin, consoleLines)));

@@ -7,7 +7,7 @@ import type { ProbeResult } from '../harness/profiles.js';
 import type { CaseResult, ParsedRun, SuiteResult } from './parse.js';
 import { resultsRoot } from './paths.js';
 import { toHtml } from './report-html.js';
-import { ciOutput, toTap14, writeKcidb, type CiOutputOptions } from './kcidb.js';
+import { DEFAULT_CI_OUTPUT, toTap14, writeKcidb, type CiOutputOptions } from './kcidb.js';
 import type { Verdict } from './verdict.js';
 
 export interface KernelIdentity {
@@ -105,7 +105,7 @@ export function toJunit(run: ParsedRun, record: Pick<RunRecord, 'kernel' | 'verd
   return out.join('\n') + '\n';
 }
 
-export function writeRunFolder(dir: string, run: ParsedRun, record: RunRecord, ci: CiOutputOptions = ciOutput()): void {
+export function writeRunFolder(dir: string, run: ParsedRun, record: RunRecord, ci: CiOutputOptions = DEFAULT_CI_OUTPUT): void {
   writeFileSync(join(dir, 'results.json'), JSON.stringify(record, null, 2) + '\n');
   writeFileSync(join(dir, 'results.ktap'), ci.format === 'tap14' ? toTap14(run, record.totals) : toKtap(run, record.totals));
   writeFileSync(join(dir, 'junit.xml'), toJunit(run, record));

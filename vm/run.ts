@@ -8,6 +8,7 @@ import { release as hostRelease } from 'node:os';
 import type { RunConfig } from '../harness/protocol.js';
 import { ensureBaseArchive, writeRunArchive, assembleInitrd } from './initramfs.js';
 import { BadInputError, inspectKernel } from './kernel-image.js';
+import type { CiOutputOptions } from './kcidb.js';
 import { checkConfig, findKernelConfig, type ConfigReport } from './kconfig-check.js';
 import { parseRunnerOutput, type CaseResult, type ParsedRun } from './parse.js';
 import { extraSuitesDir, guestTree } from './paths.js';
@@ -32,6 +33,8 @@ export interface RunOptions {
   /** Deliberately wrong expectations (tests of the project): case name -> outcome. */
   overrides?: Record<string, string>;
   configPath?: string;
+  /** Format of results.ktap and origin of kcidb.json. */
+  ci?: CiOutputOptions;
   skipConfigCheck?: boolean;
   progress: Progress;
 }
@@ -194,7 +197,7 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
     fatal: configReport.fatal.map((n) => n.option),
     suiteLevel: configReport.suiteLevel.map((n) => ({ option: n.option, suites: n.affects })),
   };
-  writeRunFolder(dir, run, record);
+  writeRunFolder(dir, run, record, o.ci);
   writeFileSync(join(dir, 'results.raw'), lines.join('\n') + '\n');
   return { record, dir };
 }
@@ -247,7 +250,7 @@ export async function runDirect(o: RunOptions): Promise<RunOutcome> {
     record.why = `interrupted by ${interrupted}; sysctls restored: ${restored.join(', ') || 'none changed'}`;
   }
   writeFileSync(join(dir, 'results.raw'), lines.join('\n') + '\n');
-  writeRunFolder(dir, run, record);
+  writeRunFolder(dir, run, record, o.ci);
   return { record, dir };
 }
 
