@@ -3,7 +3,7 @@
 // the kernel has no way in (no IA32 emulation) or no uselib (CONFIG_USELIB
 // off, or 6.16+ where it was removed).
 import { release } from 'node:os';
-import { USELIB_ROWS, uselibCaseName, type UselibRow } from '../../fixtures/uselib.js';
+import { LONG_NON_ELF, USELIB_ROWS, uselibCaseName, type UselibRow } from '../../fixtures/uselib.js';
 import { runHelper } from '../../harness/helpers.js';
 import { releaseVersion } from '../../harness/profiles.js';
 import { expectOutcome, gate, t } from '../../harness/suite.js';
@@ -38,8 +38,9 @@ function unavailable(): string | null {
 
 /** Rows sharing mount kind, mode and capability state share a mount and a helper run. */
 function runRows(rows: UselibRow[]): string[] {
-  const { mount, mode, noDac } = rows[0]!;
-  return withWorkMount({ noexec: mount === 'noexec', mode }, (m) => {
+  const { mount, mode, noDac, body } = rows[0]!;
+  const content = body === 'long-text' ? LONG_NON_ELF : undefined;
+  return withWorkMount({ noexec: mount === 'noexec', mode, content }, (m) => {
     const paths = rows.map((r) => m.paths[r.object]);
     const answers = runHelper('uselib32', noDac ? ['--no-dac', ...paths] : paths).stdout.split('\n').filter((l) => l.startsWith('RET '));
     return rows.map((_, i) => (answers[i] ? outcome(answers[i]!) : 'UNKNOWN(no answer)'));
@@ -52,7 +53,7 @@ if (gate(suiteGate('uselib'))) {
   else {
     const groups = new Map<string, UselibRow[]>();
     for (const row of USELIB_ROWS) {
-      const key = `${row.mount}:${row.mode}:${row.noDac}`;
+      const key = `${row.mount}:${row.mode}:${row.noDac}:${row.body ?? ''}`;
       groups.set(key, [...(groups.get(key) ?? []), row]);
     }
     const actual = new Map<UselibRow, string>();
