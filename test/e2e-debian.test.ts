@@ -104,7 +104,8 @@ t.test('run --debian 6.1 --expect omayexec-v7 --suite exec: exit 1, a failing ca
   const b = boot(['--expect', 'omayexec-v7', '--suite', 'exec']);
   t.comment(`boot and run: ${b.seconds.toFixed(1)} s`);
   const r = b.record;
-  t.same(r.suites.map((s) => s.id), ['exec'], 'only the exec suite ran');
+  t.same(r.suites.map((s) => s.id), ['profiles', 'exec'], 'only the exec suite ran, after the host\'s check of the required profiles');
+  t.equal(r.suites.find((s) => s.id === 'profiles')?.status, 'fail', 'the profiles check fails');
   t.equal(r.profiles.find((p) => p.name === 'omayexec-v7')?.required, true, 'profile recorded as required');
   t.equal(r.profiles.find((p) => p.name === 'omayexec-v7')?.supported, false);
   t.equal(b.status, 1, 'exit 1: a required profile is absent');
