@@ -808,6 +808,7 @@ export async function buildKernel(o: BuildOptions): Promise<BuildResult> {
     // Store in the cache (atomically).
     mkdirSync(join(cache, 'kernels'), { recursive: true });
     const tmpDir = mkdtempSync(join(cache, 'kernels', `.${key.slice(0, 16)}-`));
+    chmodSync(tmpDir, 0o755); // mkdtemp makes it 0700: let anyone boot the image
     copyFileSync(built, join(tmpDir, 'bzImage'));
     copyFileSync(configPath, join(tmpDir, '.config'));
     const meta: CacheMeta = {
