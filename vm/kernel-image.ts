@@ -34,6 +34,8 @@ export function inspectKernel(path: string): KernelImageInfo {
     }
     if (head.length >= 20 && head.readUInt32BE(0) === 0x7f454c46) {
       const machine = head.readUInt16LE(18);
+      // A vmlinux is ET_EXEC; programs such as /bin/true are PIEs (ET_DYN).
+      if (head.readUInt16LE(16) !== 2) throw new BadInputError(`${path} is an ELF program or library, not a kernel (vmlinux is ET_EXEC)`);
       if (machine === 62) return { format: 'elf', arch: 'x86_64' };
       if (machine === 183) return { format: 'elf', arch: 'arm64' };
       throw new BadInputError(`${path} is an ELF file for machine ${machine}, not an x86_64 or arm64 kernel`);

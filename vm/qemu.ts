@@ -57,8 +57,13 @@ export function chooseAccel(kernel: string): 'kvm' | 'tcg' {
     '-nodefaults', '-no-reboot', '-serial', 'stdio', '-kernel', kernel, '-append', 'console=ttyS0 panic=-1 quiet',
   ], { encoding: 'utf8', timeout: 8000 });
   const works = r.status === 0 && /Kernel panic/.test(r.stdout ?? '');
-  mkdirSync(cacheRoot(), { recursive: true });
-  writeFileSync(cacheFile, works ? 'kvm' : 'tcg');
+  // No QEMU (or it could not start): no evidence about KVM, nothing cached.
+  // A hang (timeout) or an abort is evidence of a broken KVM: cached.
+  const noAnswer = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+  if (!noAnswer) {
+    mkdirSync(cacheRoot(), { recursive: true });
+    writeFileSync(cacheFile, works ? 'kvm' : 'tcg');
+  }
   return works ? 'kvm' : 'tcg';
 }
 

@@ -56,8 +56,15 @@ export function attributeWarnings(run: ParsedRun, fate: GuestFate): void {
       const culprit = inSuite.find((c) => c.line > sign.lineNo) ?? inSuite[inSuite.length - 1];
       if (culprit) taint(culprit, sign.kind, sign.line);
       else {
-        const suite = run.suites.find((s) => s.id === sign.suite);
-        suite?.cases.push({ id: `${sign.suite}: kernel ${sign.kind} outside any case`, suite: sign.suite ?? '?', status: 'fail', reason: sign.line, line: -1, taint: [sign.line] });
+        // Outside any case (before the first suite, between suites): the run
+        // still fails, under a "kernel" pseudo-suite when no suite was running.
+        const id = sign.suite ?? 'kernel';
+        let suite = run.suites.find((s) => s.id === id);
+        if (!suite) {
+          suite = { id, status: 'fail', exit: null, signal: null, seconds: null, tap: [], cases: [] };
+          run.suites.push(suite);
+        }
+        suite.cases.push({ id: `${id}: kernel ${sign.kind} outside any case`, suite: id, status: 'fail', reason: sign.line, line: -1, taint: [sign.line] });
       }
     }
   } else {
