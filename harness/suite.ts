@@ -81,3 +81,14 @@ export function openFdCount(): number {
 export function skipCase(name: string, expected: string, reason: string): void {
   t.pass(`${name} -> ${expected}`, { skip: reason });
 }
+
+/**
+ * Per-suite costs for the benchmark: CPU time of this process so far plus
+ * whatever the suite measured (e.g. microseconds per open). Printed as a TAP
+ * comment ("# omx-metrics {json}") the host parser keeps with the suite.
+ */
+export function reportMetrics(extra: Record<string, number> = {}): void {
+  const cpu = process.cpuUsage();
+  const metrics = { cpuUserMs: Math.round(cpu.user / 1000), cpuSystemMs: Math.round(cpu.system / 1000), uptimeMs: Math.round(process.uptime() * 1000), ...extra };
+  t.comment(`omx-metrics ${JSON.stringify(metrics)}`);
+}

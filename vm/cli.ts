@@ -6,7 +6,7 @@ import { isProfileName, PROFILE_NAMES } from '../harness/profiles.js';
 import { DEBIAN_SERIES, fetchDebianKernel, type DebianSeries } from './debian.js';
 import { HarnessError } from './initramfs.js';
 import { BadInputError } from './kernel-image.js';
-import { QemuMissingError } from './qemu.js';
+import { QemuMissingError, UnsupportedArchError } from './qemu.js';
 import { Progress, type Verbosity } from './progress.js';
 import { availableSuites, runDirect, runInVm, type RunOptions } from './run.js';
 import { EXIT_BAD_INPUT } from './verdict.js';
@@ -206,7 +206,11 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`omayexec-conformance: ${err.message}`);
       return EXIT_BAD_INPUT;
     }
-    if (e instanceof QemuMissingError) {
+    if (err.code === 'ENOSPC') {
+      console.error(`omayexec-conformance: no space left on device while writing ${(e as NodeJS.ErrnoException).path ?? 'the cache or results'}; free some space or point OMAYEXEC_CACHE / OMAYEXEC_RESULTS elsewhere`);
+      return 6;
+    }
+    if (e instanceof QemuMissingError || e instanceof UnsupportedArchError) {
       console.error(`omayexec-conformance: ${err.message}`);
       return EXIT_BAD_INPUT;
     }

@@ -1,7 +1,7 @@
 // Debian's stock cloud kernels, fetched with apt-get download and unpacked
 // with dpkg -x into the cache (never installed into /boot).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HarnessError } from './initramfs.js';
 import { cacheRoot } from './paths.js';
@@ -63,9 +63,34 @@ function describe(dir: string, pkg: string, version: string): DebianKernel {
   };
 }
 
-export function fetchDebianKernel(series: DebianSeries, log: (l: string) => void): DebianKernel {
+/**
+ * Package and version for a series, resolved with apt-cache (~1-2 s) only
+ * when apt's package cache changed since the last resolution.
+ */
+function resolveCached(series: DebianSeries): { pkg: string; version: string } {
+  const stamp = (() => {
+    try {
+      return String(statSync('/var/cache/apt/pkgcache.bin').mtimeMs);
+    } catch {
+      return 'none';
+    }
+  })();
+  const file = join(cacheRoot(), 'debian', `resolved-${series}.json`);
+  try {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { stamp: string; pkg: string; version: string };
+    if (saved.stamp === stamp && stamp !== 'none') return saved;
+  } catch {
+    // not resolved yet
+  }
   const pkg = resolveImagePackage(series);
   const version = candidateVersion(pkg);
+  mkdirSync(join(cacheRoot(), 'debian'), { recursive: true });
+  writeFileSync(file, JSON.stringify({ stamp, pkg, version }));
+  return { pkg, version };
+}
+
+export function fetchDebianKernel(series: DebianSeries, log: (l: string) => void): DebianKernel {
+  const { pkg, version } = resolveCached(series);
   const dir = join(cacheRoot(), 'debian', `${pkg}_${version}`);
   if (existsSync(join(dir, 'boot'))) return describe(dir, pkg, version);
   const dl = join(cacheRoot(), 'debian', 'download');

@@ -29,6 +29,8 @@ export interface SuiteResult {
   seconds: number | null;
   tap: string[];
   cases: CaseResult[];
+  /** "# omx-metrics {json}" the suite printed (CPU time, per-call costs). */
+  metrics?: Record<string, number>;
 }
 
 export interface ParsedRun {
@@ -127,6 +129,15 @@ function onTapLine(s: OpenSuite, raw: string, lineNo: number): void {
     return;
   }
   const depth = Math.floor(indent / 4);
+  const metrics = /^#\s*omx-metrics\s+(\{.*\})\s*$/.exec(text);
+  if (metrics && depth === 0) {
+    try {
+      s.result.metrics = JSON.parse(metrics[1]!) as Record<string, number>;
+    } catch {
+      // a mangled metrics line is only a lost figure
+    }
+    return;
+  }
   const sub = /^#\s*Subtest:\s*(.*)$/.exec(text);
   if (sub) {
     s.subtests.length = depth;

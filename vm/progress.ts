@@ -16,8 +16,26 @@ export class Progress {
     return `[${((performance.now() - this.t0) / 1000).toFixed(1).padStart(6)}s]`;
   }
 
+  /** On a terminal, one status line is rewritten in place as cases come in. */
+  private get live(): boolean {
+    return (this.out as NodeJS.WriteStream).isTTY === true;
+  }
+  private suite: string | null = null;
+  private lastLive = 0;
+
   private say(msg: string): void {
-    if (this.verbosity !== 'quiet') this.out.write(`${this.stamp()} ${msg}\n`);
+    if (this.verbosity === 'quiet') return;
+    if (this.live) this.out.write('\r\x1b[K');
+    this.out.write(`${this.stamp()} ${msg}\n`);
+  }
+
+  private liveLine(): void {
+    if (!this.live || this.verbosity !== 'normal' || !this.suite) return;
+    const now = performance.now();
+    if (now - this.lastLive < 100) return;
+    this.lastLive = now;
+    const c = this.counts;
+    this.out.write(`\r\x1b[K${this.stamp()} suite ${this.suite}: ${c.ok} ok, ${c.notOk} not ok, ${c.skip} skipped...`);
   }
 
   phase(msg: string): void {
@@ -33,8 +51,10 @@ export class Progress {
     if (e?.event === 'suite-begin') {
       this.counts = { ok: 0, notOk: 0, skip: 0 };
       this.skipReason = null;
+      this.suite = e.suite;
       if (this.verbosity === 'verbose') this.say(`suite ${e.suite}: running`);
     } else if (e?.event === 'suite-end') {
+      this.suite = null;
       const c = this.counts;
       const how = e.timedOut ? 'TIMED OUT' : e.signal ? `killed by ${e.signal}` : `exit ${e.exit}`;
       if (this.skipReason !== null && c.ok + c.notOk === 0) {
@@ -52,6 +72,7 @@ export class Progress {
       if (skipAll) this.skipReason = skipAll[1] ?? '';
       if (/^ok\b/.test(t) && !line.startsWith(' ')) (/# SKIP/i.test(t) ? this.counts.skip++ : this.counts.ok++);
       if (/^not ok\b/.test(t) && !line.startsWith(' ')) this.counts.notOk++;
+      this.liveLine();
       if (this.verbosity === 'verbose') this.out.write(`  | ${line}\n`);
     }
   }

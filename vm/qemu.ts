@@ -10,6 +10,7 @@ import { scanConsoleLine, isFatal, type ConsoleSign } from '../harness/kernel-si
 import type { KernelArch } from './kernel-image.js';
 
 export class QemuMissingError extends HarnessError {}
+export class UnsupportedArchError extends HarnessError {}
 
 const QEMU_BINARY: Record<KernelArch, { bin: string; pkg: string }> = {
   x86_64: { bin: 'qemu-system-x86_64', pkg: 'qemu-system-x86' },
@@ -98,8 +99,15 @@ export interface QemuOutcome {
   argv: string[];
 }
 
+/** Only x86_64 guests are wired up (machine, console, helpers). */
+export function assertBootableArch(arch: KernelArch): void {
+  if (arch !== 'x86_64') {
+    throw new UnsupportedArchError(`${arch} kernels cannot be booted yet: only x86_64 guests are wired up (run the suites on such a machine with \`pack\`)`);
+  }
+}
+
 export function qemuArgs(o: QemuOptions, accel: 'kvm' | 'tcg'): string[] {
-  if (o.arch !== 'x86_64') throw new HarnessError('only x86_64 guests are wired up so far');
+  assertBootableArch(o.arch);
   const args = [
     '-machine', `q35,accel=${accel}`,
     '-cpu', accel === 'kvm' ? 'host' : 'max',

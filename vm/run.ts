@@ -12,7 +12,7 @@ import type { CiOutputOptions } from './kcidb.js';
 import { checkConfig, findKernelConfig, type ConfigReport } from './kconfig-check.js';
 import { parseRunnerOutput, type CaseResult, type ParsedRun } from './parse.js';
 import { extraSuitesDir, guestTree } from './paths.js';
-import { chooseAccel, findQemu, runQemu, type QemuOutcome } from './qemu.js';
+import { assertBootableArch, chooseAccel, findQemu, runQemu, type QemuOutcome } from './qemu.js';
 import { newRunId, runDir, totalsOf, writeRunFolder, type KernelIdentity, type RunRecord } from './results.js';
 import { attributeWarnings, decideVerdict, type GuestFate } from './verdict.js';
 import { Progress } from './progress.js';
@@ -126,7 +126,9 @@ function precheckConfig(kernelPath: string, o: RunOptions): ConfigReport | null 
 export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   const kernelPath = o.kernelPath!;
   const info = inspectKernel(kernelPath);
-  findQemu(info.arch); // before anything is built or written: a missing QEMU is bad input
+  // Before anything is built or written: these are bad input.
+  findQemu(info.arch);
+  assertBootableArch(info.arch);
   const configReport = o.skipConfigCheck ? null : precheckConfig(kernelPath, o);
   const accel = chooseAccel(kernelPath);
   const kvm = accel === 'kvm';

@@ -6,7 +6,7 @@
 import { EXEC_ROWS, execCaseName, type ExecRow } from '../../fixtures/exec.js';
 import { suiteGate } from '../../fixtures/suites.js';
 import { runExecProbes } from '../../harness/helpers.js';
-import { expectOutcome, gate } from '../../harness/suite.js';
+import { expectOutcome, gate, reportMetrics } from '../../harness/suite.js';
 import * as sys from '../../harness/sys.js';
 import { withWorkMount, type WorkMount } from '../../harness/workmount.js';
 
@@ -45,11 +45,19 @@ if (gate(suiteGate('exec'))) {
     groups.set(key, [...(groups.get(key) ?? []), row]);
   }
   const actual = new Map<ExecRow, string>();
+  let probeMs = 0;
   for (const rows of groups.values()) {
     const { mount, mode } = rows[0]!;
-    const outcomes = withWorkMount({ noexec: mount === 'noexec', mode }, (m) => runGroup(rows, m));
+    const outcomes = withWorkMount({ noexec: mount === 'noexec', mode }, (m) => {
+      const t0 = performance.now();
+      const o = runGroup(rows, m);
+      probeMs += performance.now() - t0;
+      return o;
+    });
     rows.forEach((r, i) => actual.set(r, outcomes[i]!));
   }
   // Report in table order.
   for (const row of EXEC_ROWS) expectOutcome(execCaseName(row), actual.get(row)!, row.expected);
+  // One helper process per group, one fork + exec per probe.
+  reportMetrics({ probes: EXEC_ROWS.length, helperRuns: groups.size, microsPerProbe: Math.round((probeMs * 1000) / EXEC_ROWS.length) });
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { EXEC_UNDER_POLICY_ROWS, EXTRA_ROWS, extraCaseName, type ExtraRow, type FlagName } from '../../fixtures/omayexec-extra.js';
 import { runExecProbes } from '../../harness/helpers.js';
 import { outcomeOf } from '../../harness/opener.js';
-import { expectOutcome, gate, openFdCount } from '../../harness/suite.js';
+import { expectOutcome, gate, openFdCount, reportMetrics } from '../../harness/suite.js';
 import { suiteGate } from '../../fixtures/suites.js';
 import { withSysctl } from '../../harness/sysctl.js';
 import * as sys from '../../harness/sys.js';
@@ -85,4 +85,5 @@ if (gate(suiteGate('omayexec-extra'))) {
     expectOutcome(`extra execve type=${row.object} mode=0${row.mode.toString(8)} sysctl=${row.sysctl} (exec ignores the policy)`, actual, row.expected);
   }
   expectOutcome('extra no fd leaked by the suite (open fds before/after)', String(openFdCount()), String(fdsBefore));
+  reportMetrics();
 }

@@ -2,7 +2,7 @@
 // open of every object, as one TAP line each (SPEC.md §2.3, §2.4, §2.6).
 import { policyCaseName, policyCases, VARIANTS, type PolicyCase } from '../../fixtures/omayexec-policy.js';
 import { selftestFlags, tryOpen } from '../../harness/opener.js';
-import { expectOutcome, gate, openFdCount, skipCase, t } from '../../harness/suite.js';
+import { expectOutcome, gate, openFdCount, reportMetrics, skipCase } from '../../harness/suite.js';
 import { suiteGate } from '../../fixtures/suites.js';
 import { withSysctl } from '../../harness/sysctl.js';
 import * as sys from '../../harness/sys.js';
@@ -17,6 +17,8 @@ function withCapState<T>(caps: PolicyCase['caps'], fn: () => T): T {
 if (gate(suiteGate('omayexec-policy'))) {
   const fdsBefore = openFdCount();
   const all = policyCases(OBJECT_TYPES);
+  let openMs = 0;
+  let opens = 0;
   for (const v of VARIANTS) {
     withWorkMount({ noexec: v.mount === 'noexec', mode: v.mode }, (m) => {
       const loop = loopDriverPresent(m.paths.block);
@@ -31,7 +33,10 @@ if (gate(suiteGate('omayexec-policy'))) {
               .filter((c) => c.caps === caps)
               .map((c) => ({ c, actual: c.type === 'block' && !loop ? null : tryOpen(c.via, m.paths[c.type], selftestFlags(c.type === 'fifo')) })),
           );
+        const t0 = performance.now();
         const outcomes = withSysctl(sysctl, () => [...openAll('dac'), ...openAll('no-dac')]);
+        openMs += performance.now() - t0;
+        opens += outcomes.length;
         const byCase = new Map(outcomes.map((o) => [o.c, o.actual]));
         const results = cases.map((c) => ({ c, actual: byCase.get(c)! }));
         for (const { c, actual } of results) {
@@ -42,4 +47,6 @@ if (gate(suiteGate('omayexec-policy'))) {
     });
   }
   expectOutcome('policy no fd leaked by the suite (open fds before/after)', String(openFdCount()), String(fdsBefore));
+  // Includes the sysctl writes and capability switches around the opens.
+  reportMetrics({ opens, microsPerOpen: Math.round((openMs * 1000) / Math.max(opens, 1)) });
 }

@@ -3,7 +3,7 @@
 // file mode and who may open it.
 import { statSync } from 'node:fs';
 import { outcomeOf } from '../../harness/opener.js';
-import { expectOutcome, gate, openFdCount, skipCase } from '../../harness/suite.js';
+import { expectOutcome, gate, openFdCount, reportMetrics, skipCase } from '../../harness/suite.js';
 import { suiteGate } from '../../fixtures/suites.js';
 import { MAYEXEC_SYSCTL, readSysctl, writeSysctl } from '../../harness/sysctl.js';
 import * as sys from '../../harness/sys.js';
@@ -83,4 +83,5 @@ if (gate(suiteGate('omayexec-sysctl'))) {
     writeSysctl(saved);
   }
   expectOutcome('sysctl no fd leaked by the suite (open fds before/after)', String(openFdCount()), String(fdsBefore));
+  reportMetrics();
 }

@@ -6,7 +6,7 @@ import { release } from 'node:os';
 import { LONG_NON_ELF, USELIB_ROWS, uselibCaseName, type UselibRow } from '../../fixtures/uselib.js';
 import { runHelper } from '../../harness/helpers.js';
 import { releaseVersion } from '../../harness/profiles.js';
-import { expectOutcome, gate, t } from '../../harness/suite.js';
+import { expectOutcome, gate, reportMetrics, t } from '../../harness/suite.js';
 import { suiteGate } from '../../fixtures/suites.js';
 import { errnoName } from '../../harness/sys.js';
 import { withWorkMount } from '../../harness/workmount.js';
@@ -59,5 +59,6 @@ if (gate(suiteGate('uselib'))) {
     const actual = new Map<UselibRow, string>();
     for (const rows of groups.values()) runRows(rows).forEach((a, i) => actual.set(rows[i]!, a));
     for (const row of USELIB_ROWS) expectOutcome(uselibCaseName(row), actual.get(row)!, row.expected);
+    reportMetrics();
   }
 }
