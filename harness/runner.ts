@@ -131,6 +131,9 @@ function runSuite(id: string, cfg: RunConfig, out: Output, kmsg: KmsgWatcher): P
       OMAYEXEC_EXPECT: cfg.expect.join(','),
       OMAYEXEC_FRESH_BOOT: cfg.freshBoot ? '1' : '0',
       OMAYEXEC_OVERRIDES: JSON.stringify(cfg.overrides ?? {}),
+      // The runner enforces the suite timeout; tap's own default (30 s)
+      // would cut a slow suite short under emulation.
+      TAP_TIMEOUT: '0',
       TAP_COLOR: '0',
       NO_COLOR: '1',
     },
