@@ -54,6 +54,12 @@ async function bundle(entry: string, outfile: string): Promise<void> {
     format: 'esm',
     external: ['koffi'],
     banner: { js: banner },
+    // Whitespace and syntax only (names are kept): 880 KB -> 570 KB per
+    // bundle. Loading tap alone in the guest measured 2.1-3.4 s instead of
+    // 2.4-4.2 s; a whole reference run stayed within its noise (~39 s).
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'none',
     logLevel: 'warning',
     plugins: [noReactFormatter],
   });
