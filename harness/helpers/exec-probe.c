@@ -8,7 +8,6 @@
  *   exec-probe PROBE [-- PROBE]...
  *     PROBE = execve PATH
  *           | execveat DIRFD|cwd PATH FLAGS   (FLAGS decimal or 0x hex)
- *           | securebits                      (prints "SECUREBITS <n>")
  *
  * For probe i (from 1) it prints "PROBE <i> " followed by the child's first
  * output line: "ERRNO <n>" when the call failed, "RETURNED 0" when execveat
@@ -19,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,10 +29,6 @@ static int run_probe(int argc, char **argv)
 	char *child_envp[] = { "PATH=/bin:/usr/bin", NULL };
 	long ret;
 
-	if (argc == 1 && strcmp(argv[0], "securebits") == 0) {
-		printf("SECUREBITS %d\n", prctl(PR_GET_SECUREBITS, 0, 0, 0, 0));
-		return 0;
-	}
 	if (argc == 2 && strcmp(argv[0], "execve") == 0) {
 		ret = syscall(SYS_execve, argv[1], child_argv, child_envp);
 	} else if (argc == 4 && strcmp(argv[0], "execveat") == 0) {
