@@ -1,5 +1,5 @@
 // Locate and run the project's small static helpers (harness/helpers/*.c).
-// Bundled suites live in <root>/suites/, helpers in <root>/helpers/.
+// The bundled suite host lives in <root>/suite-host.js, helpers in <root>/helpers/.
 import { spawnSync, type StdioOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { errnoName } from './sys.js';
@@ -8,7 +8,7 @@ import { EXECUTED_MARKER } from './workmount.js';
 export function helperPath(name: string): string {
   const dir = process.env.OMAYEXEC_HELPERS;
   if (dir) return `${dir}/${name}`;
-  return fileURLToPath(new URL(`../helpers/${name}`, import.meta.url));
+  return fileURLToPath(new URL(`./helpers/${name}`, import.meta.url));
 }
 
 export interface HelperRun {

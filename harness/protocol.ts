@@ -13,7 +13,9 @@ export type RunnerEvent =
   | { event: 'suite-end'; suite: string; exit: number | null; signal: string | null; seconds: number; timedOut: boolean }
   | { event: 'end'; exit: number; uptime: number }
   /** A kernel WARNING or hung task read from /dev/kmsg while `suite` ran, placed after its earlier output. */
-  | { event: 'kernel-sign'; suite: string | null; kind: string; line: string };
+  | { event: 'kernel-sign'; suite: string | null; kind: string; line: string }
+  /** The suite host has loaded node, tap and the suites' code (`loadSeconds` after it was started). */
+  | { event: 'host-ready'; uptime: number; loadSeconds: number };
 
 export function encodeEvent(e: RunnerEvent): string {
   return CONTROL_PREFIX + JSON.stringify(e);
@@ -42,4 +44,31 @@ export interface RunConfig {
   freshBoot: boolean;
   /** Expectation overrides (tests of the project only; see harness/suite.ts). */
   overrides: Record<string, string>;
+}
+
+/**
+ * Lines from the suite host to the runner, in the host's stdout between the
+ * suites' TAP: ready once loaded, then begin/end around each suite it is told
+ * (on stdin, one suite id per line) to run.
+ */
+export const HOST_PREFIX = 'OMX-HOST ';
+
+export type HostMarker =
+  | { kind: 'ready'; uptime: number }
+  | { kind: 'begin'; suite: string }
+  | { kind: 'end'; suite: string; exit: number; seconds: number };
+
+export function encodeHostMarker(m: HostMarker): string {
+  return HOST_PREFIX + JSON.stringify(m);
+}
+
+/** Split a host line into text before a marker (if any) and the marker. */
+export function splitHostLine(line: string): { text: string; marker: HostMarker | null } {
+  const at = line.indexOf(HOST_PREFIX + '{');
+  if (at < 0) return { text: line, marker: null };
+  try {
+    return { text: line.slice(0, at), marker: JSON.parse(line.slice(at + HOST_PREFIX.length)) as HostMarker };
+  } catch {
+    return { text: line, marker: null };
+  }
 }

@@ -1,15 +1,15 @@
-// The runner: probes the ABI profiles, runs each suite in its own node
-// process (a crash or hang stays contained), forwards the TAP framed by
-// control lines, and ends with the sentinel `end` event. Same code in the
-// guest (/init starts it) and in direct mode.
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+// The runner: probes the ABI profiles, has the suite host run the suites one
+// after the other (a crash or hang costs that suite only: a new host runs the
+// rest), forwards the TAP framed by control lines, and ends with the sentinel
+// `end` event. Same code in the guest (/init starts it) and in direct mode.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { machine, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SUITE_GATES } from '../fixtures/suites.js';
 import { isFatal, scanConsoleLine } from './kernel-signs.js';
 import { probeAll, type ProbeResult } from './profiles.js';
-import { encodeEvent, type RunConfig, type RunnerEvent } from './protocol.js';
+import { encodeEvent, splitHostLine, type RunConfig, type RunnerEvent } from './protocol.js';
 import * as sys from './sys.js';
 
 function uptime(): number {
@@ -83,14 +83,6 @@ class KmsgWatcher {
   }
 }
 
-function suitePath(id: string): string {
-  // Extra suites (the project's fault tests) in direct mode; the guest has
-  // them copied into /omx/suites.
-  const extra = process.env.OMAYEXEC_EXTRA_SUITES;
-  if (extra && existsSync(`${extra}/${id}.js`)) return `${extra}/${id}.js`;
-  return fileURLToPath(new URL(`./suites/${id}.js`, import.meta.url));
-}
-
 function forwardLines(stream: NodeJS.ReadableStream, onLine: (l: string) => void): () => void {
   let pending = '';
   stream.setEncoding('utf8');
@@ -104,6 +96,102 @@ function forwardLines(stream: NodeJS.ReadableStream, onLine: (l: string) => void
     if (pending) onLine(pending);
     pending = '';
   };
+}
+
+type SuiteOutcome =
+  | { kind: 'ended'; exit: number; seconds: number }
+  | { kind: 'died'; exit: number | null; signal: string | null; seconds: number }
+  | { kind: 'timeout'; seconds: number };
+
+/**
+ * One suite host process (harness/suite-host.ts). Its TAP lines go straight
+ * to the results stream; its markers resolve the suite being run.
+ */
+class SuiteHost {
+  private readonly child: ChildProcess;
+  private current: { id: string; started: bigint; done: (o: SuiteOutcome) => void } | null = null;
+  private exited = false;
+  private readonly closed: Promise<void>;
+
+  constructor(cfg: RunConfig, private readonly out: Output) {
+    const started = process.hrtime.bigint();
+    this.child = spawn(process.execPath, [fileURLToPath(new URL('./suite-host.js', import.meta.url))], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        OMAYEXEC_EXPECT: cfg.expect.join(','),
+        OMAYEXEC_FRESH_BOOT: cfg.freshBoot ? '1' : '0',
+        OMAYEXEC_OVERRIDES: JSON.stringify(cfg.overrides ?? {}),
+        TAP_COLOR: '0',
+        NO_COLOR: '1',
+      },
+    });
+    this.child.stdin!.on('error', () => {}); // EPIPE once the host died: its exit is reported instead
+    const flushOut = forwardLines(this.child.stdout!, (l) => this.onLine(l, started));
+    const flushErr = forwardLines(this.child.stderr!, (l) => out.event({ event: 'stderr', suite: this.current?.id ?? 'suite-host', line: l }));
+    this.closed = new Promise((resolve) => {
+      this.child.on('close', (code, signal) => {
+        flushOut();
+        flushErr();
+        this.exited = true;
+        const c = this.current;
+        this.current = null;
+        c?.done({ kind: 'died', exit: code, signal, seconds: secondsSince(c.started) });
+        resolve();
+      });
+    });
+  }
+
+  private onLine(line: string, started: bigint): void {
+    const { text, marker } = splitHostLine(line);
+    if (text || !marker) this.out.line(text);
+    if (!marker) return;
+    if (marker.kind === 'ready') {
+      this.out.event({ event: 'host-ready', uptime: marker.uptime, loadSeconds: secondsSince(started) });
+    } else if (marker.kind === 'end' && this.current?.id === marker.suite) {
+      const c = this.current;
+      this.current = null;
+      c.done({ kind: 'ended', exit: marker.exit, seconds: marker.seconds });
+    }
+  }
+
+  /** Run one suite; after 'died' or 'timeout' this host is gone. */
+  run(id: string, timeoutSec: number): Promise<SuiteOutcome> {
+    return new Promise((resolve) => {
+      const started = process.hrtime.bigint();
+      if (this.exited) return resolve({ kind: 'died', exit: this.child.exitCode, signal: this.child.signalCode, seconds: 0 });
+      const timer = setTimeout(() => {
+        this.current = null;
+        this.child.kill('SIGKILL');
+        resolve({ kind: 'timeout', seconds: secondsSince(started) });
+      }, timeoutSec * 1000);
+      this.current = {
+        id,
+        started,
+        done: (o) => {
+          clearTimeout(timer);
+          resolve(o);
+        },
+      };
+      this.child.stdin!.write(`${id}\n`);
+    });
+  }
+
+  get alive(): boolean {
+    return !this.exited && this.child.signalCode === null;
+  }
+
+  /** No more suites: let the host exit (killed if it does not). */
+  async close(): Promise<void> {
+    this.child.stdin!.end();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await this.closed;
+    clearTimeout(timer);
+  }
+}
+
+function secondsSince(t: bigint): number {
+  return Number(process.hrtime.bigint() - t) / 1e9;
 }
 
 /**
@@ -121,42 +209,18 @@ function skipWithoutStarting(id: string, cfg: RunConfig, profiles: ProbeResult[]
   return true;
 }
 
-function runSuite(id: string, cfg: RunConfig, out: Output, kmsg: KmsgWatcher): Promise<number> {
+async function runSuite(id: string, host: SuiteHost, cfg: RunConfig, out: Output, kmsg: KmsgWatcher): Promise<number> {
   out.event({ event: 'suite-begin', suite: id });
-  const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [suitePath(id)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      OMAYEXEC_EXPECT: cfg.expect.join(','),
-      OMAYEXEC_FRESH_BOOT: cfg.freshBoot ? '1' : '0',
-      OMAYEXEC_OVERRIDES: JSON.stringify(cfg.overrides ?? {}),
-      // The runner enforces the suite timeout; tap's own default (30 s)
-      // would cut a slow suite short under emulation.
-      TAP_TIMEOUT: '0',
-      TAP_COLOR: '0',
-      NO_COLOR: '1',
-    },
-  });
-  const flushOut = forwardLines(child.stdout, (l) => out.line(l));
-  const flushErr = forwardLines(child.stderr, (l) => out.event({ event: 'stderr', suite: id, line: l }));
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, cfg.suiteTimeoutSec * 1000);
-  return new Promise((resolve) => {
-    child.on('close', async (code, signal) => {
-      clearTimeout(timer);
-      flushOut();
-      flushErr();
-      await kmsg.flush();
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      out.event({ event: 'suite-end', suite: id, exit: code, signal, seconds, timedOut });
-      // kselftest exit codes: 0 pass, 4 skip; anything else (or a signal) fails.
-      resolve(timedOut || signal ? 1 : code === 0 || code === 4 ? 0 : 1);
-    });
-  });
+  const o = await host.run(id, cfg.suiteTimeoutSec);
+  await kmsg.flush();
+  if (o.kind === 'ended') {
+    out.event({ event: 'suite-end', suite: id, exit: o.exit, signal: null, seconds: o.seconds, timedOut: false });
+    return o.exit === 0 ? 0 : 1;
+  }
+  const exit = o.kind === 'died' ? o.exit : null;
+  const signal = o.kind === 'died' ? o.signal : 'SIGKILL';
+  out.event({ event: 'suite-end', suite: id, exit, signal, seconds: o.seconds, timedOut: o.kind === 'timeout' });
+  return 1;
 }
 
 async function main(): Promise<number> {
@@ -169,17 +233,22 @@ async function main(): Promise<number> {
   const fd = cfg.output === '-' ? 1 : openSync(cfg.output, 'w');
   const out = new Output(fd);
   out.event({ event: 'start', kernel: release(), machine: machine(), uptime: uptime(), runner: process.version, expect: cfg.expect });
+  const kmsg = new KmsgWatcher(out);
+  // Started first: it loads tap while this process probes the profiles.
+  let host: SuiteHost | null = cfg.suites.length ? new SuiteHost(cfg, out) : null;
   const profiles = probeAll();
   for (const p of profiles) out.event({ event: 'profile', ...p });
-  const kmsg = new KmsgWatcher(out);
   kmsg.start();
   let worst = 0;
   for (const id of cfg.suites) {
     if (skipWithoutStarting(id, cfg, profiles, out)) continue;
     kmsg.currentSuite = id;
-    worst = Math.max(worst, await runSuite(id, cfg, out, kmsg));
+    // A host that died or hung in the previous suite is replaced.
+    if (!host?.alive) host = new SuiteHost(cfg, out);
+    worst = Math.max(worst, await runSuite(id, host, cfg, out, kmsg));
   }
   kmsg.currentSuite = null;
+  await host?.close();
   await kmsg.stop();
   out.event({ event: 'end', exit: worst, uptime: uptime() });
   if (fd !== 1) {

@@ -1,11 +1,104 @@
 // What every suite stands on: the profile gate (SKIP or, when the user
 // declared the profile required, FAIL), the root check, and one assertion
 // shape so every case reports expected and actual by name.
+//
+// A suite is an ES module whose evaluation (top-level await included) is the
+// suite: the suite host (harness/suite-host.ts) imports one suite after the
+// other in a single node process, so tap is loaded once per run rather than
+// once per suite. `t` is the running suite's own tap Test, a TAP stream of
+// its own; run by hand (`node dist/suites/exec/exec.js`) a suite prints to
+// stdout and sets the exit code itself.
 import { readdirSync } from 'node:fs';
-import t from 'tap';
+import { Test, type TestOpts } from '@tapjs/test';
 import { probe, type ProfileName } from './profiles.js';
 
-export { t };
+type SuiteTest = Test;
+
+interface RunningSuite {
+  id: string;
+  write: (chunk: string) => void;
+  /** Created on first use of `t`: a suite that prints its own TAP never gets one. */
+  test: SuiteTest | null;
+  cpuAtBegin: NodeJS.CpuUsage;
+  msAtBegin: number;
+}
+
+let running: RunningSuite | null = null;
+let hosted = false;
+
+function suiteTest(): SuiteTest {
+  if (!running) {
+    if (hosted) throw new Error('t used outside a running suite (after its module finished?)');
+    // Run by hand: this process is the suite.
+    beginSuite(process.argv[1] ?? 'suite', (c) => process.stdout.write(c));
+    process.once('beforeExit', () => {
+      void endSuite().then((code) => (process.exitCode = code));
+    });
+  }
+  const r = running!;
+  if (!r.test) {
+    // No tap timeout: the runner enforces the suite timeout, and tap's 30 s
+    // default would cut a slow suite short under emulation.
+    const test: SuiteTest = new Test({ name: r.id, timeout: 0 } as TestOpts);
+    test.on('data', (c: string) => r.write(c));
+    r.test = test;
+  }
+  return r.test;
+}
+
+/** The running suite's tap Test (each access resolves to the current suite). */
+export const t: SuiteTest = new Proxy({} as SuiteTest, {
+  get(_target, prop) {
+    const test = suiteTest();
+    const value: unknown = Reflect.get(test, prop, test);
+    return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(test) : value;
+  },
+});
+
+/** The suite host calls this once: from then on `t` outside a suite is a bug. */
+export function enterHostMode(): void {
+  hosted = true;
+}
+
+/** Suite host option: evaluate one suite's module in a child of that suite (a role it reads from its env). */
+export const CHILD_OPTION = '--suite-child';
+
+/**
+ * argv (after node) that evaluates suite `id` again in a child process,
+ * for work that must not touch the suite's own process (securebits locks).
+ */
+export function suiteChildArgs(id: string): string[] {
+  const self = process.argv[1]!;
+  return hosted ? [self, CHILD_OPTION, id] : [self];
+}
+
+/** Start suite `id`; its TAP goes to `write`. */
+export function beginSuite(id: string, write: (chunk: string) => void): void {
+  running = { id, write, test: null, cpuAtBegin: process.cpuUsage(), msAtBegin: performance.now() };
+}
+
+/**
+ * End the running suite (after its module finished, or threw `error`) and
+ * wait until its TAP is written. Returns the suite's exit status as a suite
+ * process would have: 0 when nothing failed, 1 otherwise.
+ */
+export async function endSuite(error?: unknown): Promise<number> {
+  const r = running;
+  running = null;
+  if (!r) return 0;
+  let status = 0;
+  if (error !== undefined) {
+    if (r.test) r.test.threw(error);
+    else process.stderr.write(`suite ${r.id} threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    status = 1;
+  }
+  if (!r.test) return status;
+  const test = r.test;
+  const ended = test.promise();
+  test.end();
+  await ended;
+  return test.passing() && status === 0 ? 0 : 1;
+}
 
 /** Profiles the user declared required (--expect), passed down by the runner. */
 export function requiredProfiles(): Set<string> {
@@ -83,12 +176,14 @@ export function skipCase(name: string, expected: string, reason: string): void {
 }
 
 /**
- * Per-suite costs for the benchmark: CPU time of this process so far plus
- * whatever the suite measured (e.g. microseconds per open). Printed as a TAP
- * comment ("# omx-metrics {json}") the host parser keeps with the suite.
+ * Per-suite costs for the benchmark: CPU and wall time since the suite began,
+ * plus whatever the suite measured (e.g. microseconds per open). Printed as a
+ * TAP comment ("# omx-metrics {json}") the host parser keeps with the suite.
  */
 export function reportMetrics(extra: Record<string, number> = {}): void {
-  const cpu = process.cpuUsage();
-  const metrics = { cpuUserMs: Math.round(cpu.user / 1000), cpuSystemMs: Math.round(cpu.system / 1000), uptimeMs: Math.round(process.uptime() * 1000), ...extra };
+  const r = running;
+  const cpu = process.cpuUsage(r?.cpuAtBegin);
+  const ms = r ? performance.now() - r.msAtBegin : process.uptime() * 1000;
+  const metrics = { cpuUserMs: Math.round(cpu.user / 1000), cpuSystemMs: Math.round(cpu.system / 1000), wallMs: Math.round(ms), ...extra };
   t.comment(`omx-metrics ${JSON.stringify(metrics)}`);
 }

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, symlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import tmp from 'tmp';
+import { bundledSuites } from '../vm/run.js';
 import { projectRoot } from './fixtures/load.js';
 
 tmp.setGracefulCleanup();
@@ -33,9 +34,7 @@ function oneCleanLine(t: Test, r: Ran, re: RegExp): void {
   t.notMatch(r.stderr, /internal error|harness error/, 'not reported as an internal or harness error');
 }
 
-const suites = existsSync(join(projectRoot, 'dist/guest/suites'))
-  ? readdirSync(join(projectRoot, 'dist/guest/suites')).filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3)).sort()
-  : [];
+const suites = bundledSuites().sort();
 
 t.test('run --kernel /nonexistent: exit 2, one line, no run folder', async (t) => {
   const r = cli(['run', '--kernel', '/nonexistent']);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import tmp from 'tmp';
 import { Parser, type FinalResults } from 'tap-parser';
 import type { RunRecord } from '../vm/results.js';
+import { bundledSuites } from '../vm/run.js';
 import { projectRoot } from './fixtures/load.js';
 
 tmp.setGracefulCleanup();
@@ -18,9 +19,7 @@ const BIN = join(projectRoot, 'bin/omayexec-conformance.js');
 
 const missing = ['qemu-system-x86_64', 'apt-cache'].filter((c) => spawnSync(c, ['--version']).error);
 const skip = missing.length ? `not installed: ${missing.join(', ')}` : false;
-const suites = existsSync(join(projectRoot, 'dist/guest/suites'))
-  ? readdirSync(join(projectRoot, 'dist/guest/suites')).filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3)).sort()
-  : [];
+const suites = bundledSuites().sort();
 
 interface Boot { status: number | null; stdout: string; stderr: string; record: RunRecord; dir: string; seconds: number }
 

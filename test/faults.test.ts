@@ -24,7 +24,7 @@ const BIN = join(projectRoot, 'bin/omayexec-conformance.js');
 const GUEST_SUITES = join(fixturesDir, 'guest-suites');
 
 const missing = ['qemu-system-x86_64', 'apt-cache', 'pgrep'].filter((c) => spawnSync(c, ['--version']).error);
-const built = existsSync(join(projectRoot, 'dist/guest/suites/exec.js'));
+const built = existsSync(join(projectRoot, 'dist/guest/suite-host.js'));
 const skip = missing.length ? `not installed: ${missing.join(', ')}` : built ? false : 'not built (npm run build)';
 
 /** The exec suite's cases on Debian 6.1 (test/fixtures/runs/debian-6.1-pass.raw). */

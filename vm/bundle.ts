@@ -1,11 +1,11 @@
-// Build step after tsc: bundle each suite and the guest runner into one ES
-// module each (node starts a single file far faster than it resolves tap's
-// module graph: ~0.18 s vs ~0.39 s on the host, more under emulation), and
-// compile the static C helpers. Output: dist/guest/, the tree that is copied
+// Build step after tsc: bundle the suite host (tap and every suite) and the
+// guest runner into one ES module each (node starts a single file far faster
+// than it resolves tap's module graph: ~0.18 s vs ~0.39 s on the host, more
+// under emulation), and compile the static C helpers. Output: dist/guest/, the tree that is copied
 // as-is into the guest (/omx) and into `pack` bundles.
 import { build, type Plugin } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,6 +17,7 @@ export function listSuiteSources(): { id: string; area: string; file: string }[]
   const suitesDir = join(root, 'dist/suites');
   const found: { id: string; area: string; file: string }[] = [];
   for (const area of readdirSync(suitesDir).sort()) {
+    if (!statSync(join(suitesDir, area)).isDirectory()) continue; // index.js: the registry
     for (const f of readdirSync(join(suitesDir, area)).sort()) {
       if (!f.endsWith('.js')) continue;
       found.push({ id: basename(f, '.js'), area, file: join(suitesDir, area, f) });
@@ -78,13 +79,24 @@ function compileHelpers(): void {
   }
 }
 
+/** Every suite file must be in suites/index.ts, or the host could never run it. */
+async function checkRegistry(suites: { id: string; file: string }[]): Promise<void> {
+  const index = (await import(join(root, 'dist/suites/index.js'))) as { SUITE_MODULES: Record<string, unknown> };
+  const missing = suites.filter((s) => !(s.id in index.SUITE_MODULES)).map((s) => s.id);
+  if (missing.length) throw new Error(`suites not registered in suites/index.ts: ${missing.join(', ')}`);
+}
+
 async function main(): Promise<void> {
   rmSync(out, { recursive: true, force: true });
   const suites = listSuiteSources();
-  for (const s of suites) await bundle(s.file, join(out, 'suites', `${s.id}.js`));
+  await checkRegistry(suites);
+  // One bundle holds tap and every suite (each evaluated only when run);
+  // the runner's own bundle has no tap in it.
+  await bundle(join(root, 'dist/harness/suite-host.js'), join(out, 'suite-host.js'));
   await bundle(join(root, 'dist/harness/runner.js'), join(out, 'runner.js'));
+  writeFileSync(join(out, 'suites.json'), JSON.stringify(suites.map((s) => s.id)) + '\n');
   compileHelpers();
-  console.log(`bundled ${suites.length} suites, the runner and the helpers into dist/guest`);
+  console.log(`bundled ${suites.length} suites with the suite host, the runner and the helpers into dist/guest`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

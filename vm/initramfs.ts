@@ -194,6 +194,7 @@ function guestEntries(): CpioEntry[] {
   walk(guestTree);
   const extra = extraSuitesDir();
   if (extra) {
+    entries.push({ kind: 'dir', path: '/omx/suites', mode: 0o755 });
     for (const f of readdirSync(extra).filter((n) => n.endsWith('.js')).sort()) {
       entries.push({ kind: 'file', path: `/omx/suites/${f}`, source: join(extra, f), mode: 0o644 });
     }

@@ -44,10 +44,16 @@ export interface RunOutcome {
   dir: string;
 }
 
+/** Suites in the suite host's bundle (written by npm run build). */
+export function bundledSuites(): string[] {
+  const manifest = join(guestTree, 'suites.json');
+  return existsSync(manifest) ? (JSON.parse(readFileSync(manifest, 'utf8')) as string[]) : [];
+}
+
 export function availableSuites(): string[] {
-  const ids = (dir: string | null) =>
-    dir && existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.js')).map((f) => basename(f, '.js')) : [];
-  return [...new Set([...ids(join(guestTree, 'suites')), ...ids(extraSuitesDir())])].sort();
+  const extra = extraSuitesDir();
+  const extraIds = extra && existsSync(extra) ? readdirSync(extra).filter((f) => f.endsWith('.js')).map((f) => basename(f, '.js')) : [];
+  return [...new Set([...bundledSuites(), ...extraIds])].sort();
 }
 
 function sha256(path: string): string {
