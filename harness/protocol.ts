@@ -44,6 +44,8 @@ export interface RunConfig {
   freshBoot: boolean;
   /** Expectation overrides (tests of the project only; see harness/suite.ts). */
   overrides: Record<string, string>;
+  /** node/V8 flags for the suite host process (benchmarking only). */
+  hostNodeFlags?: string[];
 }
 
 /**

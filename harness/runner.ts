@@ -7,10 +7,9 @@ import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { machine, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SUITE_GATES } from '../fixtures/suites.js';
-import { isFatal, scanConsoleLine } from './kernel-signs.js';
-import { probeAll, type ProbeResult } from './profiles.js';
+import type { KmsgWatcher } from './kmsg-watcher.js';
+import type { ProbeResult } from './profiles.js';
 import { encodeEvent, splitHostLine, type RunConfig, type RunnerEvent } from './protocol.js';
-import * as sys from './sys.js';
 
 function uptime(): number {
   try {
@@ -27,59 +26,6 @@ class Output {
   }
   event(e: RunnerEvent): void {
     this.line(encodeEvent(e));
-  }
-}
-
-/**
- * Watches /dev/kmsg for WARNINGs and hung tasks and reports each one in the
- * results stream, in order with the suite's output: a warning raised by a
- * suite's syscall comes after the TAP lines the suite wrote before that
- * syscall, so reporting it once the pipe has been drained places it right
- * before the line of the case that caused it.
- */
-class KmsgWatcher {
-  private fd = -1;
-  private timer: NodeJS.Timeout | null = null;
-  currentSuite: string | null = null;
-
-  constructor(private readonly out: Output) {}
-
-  start(): void {
-    const r = sys.open('/dev/kmsg', sys.O.RDONLY | sys.O.NONBLOCK | sys.O.CLOEXEC);
-    if (!r.ok) return; // no /dev/kmsg (or not root): the host's console scan remains
-    this.fd = r.ret;
-    sys.lseek(this.fd, 0, sys.SEEK_END);
-    this.timer = setInterval(() => this.poll(), 50);
-  }
-
-  poll(): void {
-    for (;;) {
-      const { result, data } = sys.readFd(this.fd, 8192);
-      if (!result.ok) {
-        if (result.errno === 'EPIPE') continue; // records overwritten: resume with the next one
-        return; // EAGAIN: nothing more for now
-      }
-      const text = data.toString('utf8');
-      const message = text.slice(text.indexOf(';') + 1).split('\n')[0] ?? '';
-      const sign = scanConsoleLine(message);
-      if (!sign || isFatal(sign.kind)) continue;
-      const suite = this.currentSuite;
-      // Let the event loop drain what the suite wrote before the warning.
-      setTimeout(() => this.out.event({ event: 'kernel-sign', suite, kind: sign.kind, line: sign.line }), 50);
-    }
-  }
-
-  /** Report what is pending (a suite is about to end). */
-  async flush(): Promise<void> {
-    if (this.fd < 0) return;
-    this.poll();
-    await new Promise((r) => setTimeout(r, 60));
-  }
-
-  async stop(): Promise<void> {
-    await this.flush();
-    if (this.timer) clearInterval(this.timer);
-    if (this.fd >= 0) sys.close(this.fd);
   }
 }
 
@@ -111,11 +57,13 @@ class SuiteHost {
   private readonly child: ChildProcess;
   private current: { id: string; started: bigint; done: (o: SuiteOutcome) => void } | null = null;
   private exited = false;
+  /** Killed for a timeout: gone even before its exit is seen. */
+  private killed = false;
   private readonly closed: Promise<void>;
 
   constructor(cfg: RunConfig, private readonly out: Output) {
     const started = process.hrtime.bigint();
-    this.child = spawn(process.execPath, [fileURLToPath(new URL('./suite-host.js', import.meta.url))], {
+    this.child = spawn(process.execPath, [...(cfg.hostNodeFlags ?? []), fileURLToPath(new URL('./suite-host.js', import.meta.url))], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: {
         ...process.env,
@@ -162,6 +110,7 @@ class SuiteHost {
       if (this.exited) return resolve({ kind: 'died', exit: this.child.exitCode, signal: this.child.signalCode, seconds: 0 });
       const timer = setTimeout(() => {
         this.current = null;
+        this.killed = true;
         this.child.kill('SIGKILL');
         resolve({ kind: 'timeout', seconds: secondsSince(started) });
       }, timeoutSec * 1000);
@@ -178,7 +127,7 @@ class SuiteHost {
   }
 
   get alive(): boolean {
-    return !this.exited && this.child.signalCode === null;
+    return !this.exited && !this.killed;
   }
 
   /** No more suites: let the host exit (killed if it does not). */
@@ -233,9 +182,11 @@ async function main(): Promise<number> {
   const fd = cfg.output === '-' ? 1 : openSync(cfg.output, 'w');
   const out = new Output(fd);
   out.event({ event: 'start', kernel: release(), machine: machine(), uptime: uptime(), runner: process.version, expect: cfg.expect });
-  const kmsg = new KmsgWatcher(out);
-  // Started first: it loads tap while this process probes the profiles.
+  // The suite host starts first: it loads tap while this process loads koffi
+  // (imported only now, for that reason) and probes the profiles.
   let host: SuiteHost | null = cfg.suites.length ? new SuiteHost(cfg, out) : null;
+  const [{ probeAll }, { KmsgWatcher }, sys] = await Promise.all([import('./profiles.js'), import('./kmsg-watcher.js'), import('./sys.js')]);
+  const kmsg = new KmsgWatcher((e) => out.event(e));
   const profiles = probeAll();
   for (const p of profiles) out.event({ event: 'profile', ...p });
   kmsg.start();

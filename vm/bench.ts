@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, existsSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CpioWriter } from './cpio.js';
 import { fetchDebianKernel } from './debian.js';
@@ -80,10 +80,12 @@ function fullRun(k: KernelUnderBench, resultsDir: string): Promise<{ wall: numbe
   });
 }
 
+/** Drop the cached base archive and every assembled initrd built on it. */
 function coldBase(): void {
   const base = ensureBaseArchive();
   renameSync(base.path, `${base.path}.bench-moved`);
   rmSync(`${base.path}.bench-moved`);
+  rmSync(join(dirname(base.path), 'assembled'), { recursive: true, force: true });
 }
 
 type Sample = Record<string, number>;
@@ -99,8 +101,12 @@ function phases(r: RunRecord, wall: number): Sample {
   add('qemuToInit', t.qemuToInit);
   add('guest: kernel boot to /init', t.guestUptimeAtInit);
   if (typeof t.guestUptimeAtInit === 'number' && typeof t.guestUptimeAtRunner === 'number') {
-    add('guest: /init to runner (node, probes)', t.guestUptimeAtRunner - t.guestUptimeAtInit);
+    add('guest: /init to runner start (node, koffi)', t.guestUptimeAtRunner - t.guestUptimeAtInit);
   }
+  if (typeof t.guestUptimeAtRunner === 'number' && typeof t.guestUptimeAtHostReady === 'number') {
+    add('guest: runner start to suite host ready', t.guestUptimeAtHostReady - t.guestUptimeAtRunner);
+  }
+  add('guest: suite host load (node, tap, suites; beside the probes)', t.hostLoadSeconds);
   add('guest: suites', t.suites);
   if (typeof t.guestUptimeAtEnd === 'number' && typeof t.qemuTotal === 'number' && typeof t.qemuToInit === 'number' && typeof t.guestUptimeAtInit === 'number') {
     add('power-off (after sentinel)', t.qemuTotal - t.qemuToInit - (t.guestUptimeAtEnd - t.guestUptimeAtInit));

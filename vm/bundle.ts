@@ -45,7 +45,7 @@ const noReactFormatter: Plugin = {
   },
 };
 
-async function bundle(entry: string, outfile: string): Promise<void> {
+export async function bundle(entry: string, outfile: string): Promise<void> {
   await build({
     entryPoints: [entry],
     outfile,

@@ -36,6 +36,8 @@ export interface SuiteResult {
 export interface ParsedRun {
   start?: Extract<RunnerEvent, { event: 'start' }>;
   end?: Extract<RunnerEvent, { event: 'end' }>;
+  /** When the (first) suite host had loaded node, tap and the suites. */
+  hostReady?: Extract<RunnerEvent, { event: 'host-ready' }>;
   profiles: ProbeResult[];
   suites: SuiteResult[];
   stderr: { suite: string; line: string }[];
@@ -244,6 +246,9 @@ export function parseRunnerOutput(lines: string[]): ParsedRun {
         break;
       case 'end':
         run.end = e;
+        break;
+      case 'host-ready':
+        run.hostReady ??= e;
         break;
       case 'kernel-sign':
         run.kernelSigns!.push({ suite: e.suite, kind: e.kind, line: e.line, lineNo });

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { basename, join } from 'node:path';
 import { release as hostRelease } from 'node:os';
 import type { RunConfig } from '../harness/protocol.js';
-import { ensureBaseArchive, writeRunArchive, assembleInitrd } from './initramfs.js';
+import { cachedInitrd, ensureBaseArchive, writeRunArchive } from './initramfs.js';
 import { BadInputError, inspectKernel } from './kernel-image.js';
 import type { CiOutputOptions } from './kcidb.js';
 import { checkConfig, findKernelConfig, type ConfigReport } from './kconfig-check.js';
@@ -105,7 +105,10 @@ function buildRecord(
 }
 
 function runConfig(o: RunOptions, output: string, suiteTimeoutSec: number): RunConfig {
-  return { suites: o.suites, expect: o.expect, suiteTimeoutSec, output, freshBoot: !o.direct, overrides: o.overrides ?? {} };
+  // OMAYEXEC_HOST_NODE_FLAGS: V8/node flags for the suite host, for measuring
+  // their effect under emulation (npm run bench); empty by default.
+  const hostNodeFlags = (process.env.OMAYEXEC_HOST_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  return { suites: o.suites, expect: o.expect, suiteTimeoutSec, output, freshBoot: !o.direct, overrides: o.overrides ?? {}, hostNodeFlags };
 }
 
 export class MissingConfigError extends BadInputError {}
@@ -148,9 +151,8 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   o.progress.phase(`initramfs: base archive`);
   const base = ensureBaseArchive((l) => o.progress.info(l));
   const runArchive = join(dir, 'run.cpio');
-  const initrd = join(dir, 'initrd.cpio');
   writeRunArchive(runArchive, { runConfig: runConfig(o, '/dev/ttyS1', suiteTimeoutSec), modules: o.modules ?? [] });
-  assembleInitrd(base.path, runArchive, initrd);
+  const { path: initrd } = cachedInitrd(base, runArchive);
   const tAssembled = performance.now();
   o.progress.phase(`booting ${basename(kernelPath)} (${kvm ? 'KVM' : 'software emulation'})`);
   const lines: string[] = [];
@@ -174,7 +176,6 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
       onConsoleLine: (l) => o.progress.consoleLine(l),
     });
   } finally {
-    rmSync(initrd, { force: true });
     rmSync(runArchive, { force: true });
   }
   const run = parseRunnerOutput(lines);
@@ -194,6 +195,8 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
     qemuToInit: ms(outcome.timings.initReached),
     guestUptimeAtInit: outcome.timings.initUptime ?? null,
     guestUptimeAtRunner: run.start?.uptime ?? null,
+    guestUptimeAtHostReady: run.hostReady?.uptime ?? null,
+    hostLoadSeconds: run.hostReady?.loadSeconds ?? null,
     guestUptimeAtEnd: run.end?.uptime ?? null,
     suites: suitesSec,
     qemuTotal: outcome.timings.exited / 1000,
