@@ -1,6 +1,8 @@
 // Locate and run the project's small static helpers (harness/helpers/*.c).
-// The bundled suite host lives in <root>/suite-host.js, helpers in <root>/helpers/.
+// The bundled suite host lives in dist/guest/suite-host.js beside helpers/;
+// a suite run by hand from dist/suites/ finds them in dist/guest/helpers/.
 import { spawnSync, type StdioOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { errnoName } from './sys.js';
 import { EXECUTED_MARKER } from './workmount.js';
@@ -8,7 +10,8 @@ import { EXECUTED_MARKER } from './workmount.js';
 export function helperPath(name: string): string {
   const dir = process.env.OMAYEXEC_HELPERS;
   if (dir) return `${dir}/${name}`;
-  return fileURLToPath(new URL(`./helpers/${name}`, import.meta.url));
+  const beside = fileURLToPath(new URL(`./helpers/${name}`, import.meta.url));
+  return existsSync(beside) ? beside : fileURLToPath(new URL(`../guest/helpers/${name}`, import.meta.url));
 }
 
 export interface HelperRun {

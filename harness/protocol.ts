@@ -51,14 +51,23 @@ export interface RunConfig {
 /**
  * Lines from the suite host to the runner, in the host's stdout between the
  * suites' TAP: ready once loaded, then begin/end around each suite it is told
- * (on stdin, one suite id per line) to run.
+ * to run. On its stdin the host reads one HostConfig line, then one suite id
+ * per line; an empty line (or the end of input) ends it.
  */
 export const HOST_PREFIX = 'OMX-HOST ';
 
 export type HostMarker =
-  | { kind: 'ready'; uptime: number }
+  /** `loadSeconds`: node's process.uptime() when loaded. */
+  | { kind: 'ready'; uptime: number; loadSeconds: number }
   | { kind: 'begin'; suite: string }
   | { kind: 'end'; suite: string; exit: number; seconds: number };
+
+/** What the suites read from their environment (OMAYEXEC_*), sent by the runner. */
+export interface HostConfig {
+  expect: string[];
+  freshBoot: boolean;
+  overrides: Record<string, string>;
+}
 
 export function encodeHostMarker(m: HostMarker): string {
   return HOST_PREFIX + JSON.stringify(m);

@@ -2,14 +2,13 @@
 // after the other (a crash or hang costs that suite only: a new host runs the
 // rest), forwards the TAP framed by control lines, and ends with the sentinel
 // `end` event. Same code in the guest (/init starts it) and in direct mode.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { machine, release } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { SUITE_GATES } from '../fixtures/suites.js';
+import { SuiteHost } from './host-process.js';
 import type { KmsgWatcher } from './kmsg-watcher.js';
 import type { ProbeResult } from './profiles.js';
-import { encodeEvent, splitHostLine, type RunConfig, type RunnerEvent } from './protocol.js';
+import { encodeEvent, type RunConfig, type RunnerEvent } from './protocol.js';
 
 function uptime(): number {
   try {
@@ -27,120 +26,6 @@ class Output {
   event(e: RunnerEvent): void {
     this.line(encodeEvent(e));
   }
-}
-
-function forwardLines(stream: NodeJS.ReadableStream, onLine: (l: string) => void): () => void {
-  let pending = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    pending += chunk;
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const l of lines) onLine(l);
-  });
-  return () => {
-    if (pending) onLine(pending);
-    pending = '';
-  };
-}
-
-type SuiteOutcome =
-  | { kind: 'ended'; exit: number; seconds: number }
-  | { kind: 'died'; exit: number | null; signal: string | null; seconds: number }
-  | { kind: 'timeout'; seconds: number };
-
-/**
- * One suite host process (harness/suite-host.ts). Its TAP lines go straight
- * to the results stream; its markers resolve the suite being run.
- */
-class SuiteHost {
-  private readonly child: ChildProcess;
-  private current: { id: string; started: bigint; done: (o: SuiteOutcome) => void } | null = null;
-  private exited = false;
-  /** Killed for a timeout: gone even before its exit is seen. */
-  private killed = false;
-  private readonly closed: Promise<void>;
-
-  constructor(cfg: RunConfig, private readonly out: Output) {
-    const started = process.hrtime.bigint();
-    this.child = spawn(process.execPath, [...(cfg.hostNodeFlags ?? []), fileURLToPath(new URL('./suite-host.js', import.meta.url))], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        OMAYEXEC_EXPECT: cfg.expect.join(','),
-        OMAYEXEC_FRESH_BOOT: cfg.freshBoot ? '1' : '0',
-        OMAYEXEC_OVERRIDES: JSON.stringify(cfg.overrides ?? {}),
-        TAP_COLOR: '0',
-        NO_COLOR: '1',
-      },
-    });
-    this.child.stdin!.on('error', () => {}); // EPIPE once the host died: its exit is reported instead
-    const flushOut = forwardLines(this.child.stdout!, (l) => this.onLine(l, started));
-    const flushErr = forwardLines(this.child.stderr!, (l) => out.event({ event: 'stderr', suite: this.current?.id ?? 'suite-host', line: l }));
-    this.closed = new Promise((resolve) => {
-      this.child.on('close', (code, signal) => {
-        flushOut();
-        flushErr();
-        this.exited = true;
-        const c = this.current;
-        this.current = null;
-        c?.done({ kind: 'died', exit: code, signal, seconds: secondsSince(c.started) });
-        resolve();
-      });
-    });
-  }
-
-  private onLine(line: string, started: bigint): void {
-    const { text, marker } = splitHostLine(line);
-    if (text || !marker) this.out.line(text);
-    if (!marker) return;
-    if (marker.kind === 'ready') {
-      this.out.event({ event: 'host-ready', uptime: marker.uptime, loadSeconds: secondsSince(started) });
-    } else if (marker.kind === 'end' && this.current?.id === marker.suite) {
-      const c = this.current;
-      this.current = null;
-      c.done({ kind: 'ended', exit: marker.exit, seconds: marker.seconds });
-    }
-  }
-
-  /** Run one suite; after 'died' or 'timeout' this host is gone. */
-  run(id: string, timeoutSec: number): Promise<SuiteOutcome> {
-    return new Promise((resolve) => {
-      const started = process.hrtime.bigint();
-      if (this.exited) return resolve({ kind: 'died', exit: this.child.exitCode, signal: this.child.signalCode, seconds: 0 });
-      const timer = setTimeout(() => {
-        this.current = null;
-        this.killed = true;
-        this.child.kill('SIGKILL');
-        resolve({ kind: 'timeout', seconds: secondsSince(started) });
-      }, timeoutSec * 1000);
-      this.current = {
-        id,
-        started,
-        done: (o) => {
-          clearTimeout(timer);
-          resolve(o);
-        },
-      };
-      this.child.stdin!.write(`${id}\n`);
-    });
-  }
-
-  get alive(): boolean {
-    return !this.exited && !this.killed;
-  }
-
-  /** No more suites: let the host exit (killed if it does not). */
-  async close(): Promise<void> {
-    this.child.stdin!.end();
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    await this.closed;
-    clearTimeout(timer);
-  }
-}
-
-function secondsSince(t: bigint): number {
-  return Number(process.hrtime.bigint() - t) / 1e9;
 }
 
 /**

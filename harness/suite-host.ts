@@ -6,11 +6,13 @@
 // gave: when the host dies or hangs in a suite, that suite is reported
 // crashed or timed out and a fresh host runs the rest.
 import { existsSync, readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SUITE_MODULES } from '../suites/index.js';
-import { encodeHostMarker, type HostMarker } from './protocol.js';
+import { encodeHostMarker, type HostConfig, type HostMarker } from './protocol.js';
 import { beginSuite, CHILD_OPTION, endSuite, enterHostMode } from './suite.js';
+import * as sys from './sys.js';
 
 function marker(m: HostMarker): void {
   process.stdout.write(encodeHostMarker(m) + '\n');
@@ -26,6 +28,13 @@ function externalSuite(id: string): string | null {
   if (extra && existsSync(`${extra}/${id}.js`)) return `${extra}/${id}.js`;
   const copied = fileURLToPath(new URL(`./suites/${id}.js`, import.meta.url));
   return existsSync(copied) ? copied : null;
+}
+
+/** The suites read these (harness/suite.ts, ima). */
+function applyConfig(c: HostConfig): void {
+  process.env.OMAYEXEC_EXPECT = c.expect.join(',');
+  process.env.OMAYEXEC_FRESH_BOOT = c.freshBoot ? '1' : '0';
+  process.env.OMAYEXEC_OVERRIDES = JSON.stringify(c.overrides);
 }
 
 async function runOne(id: string): Promise<number> {
@@ -53,16 +62,27 @@ async function main(): Promise<void> {
     await load();
     return;
   }
+  // Never outlive the runner (killed, or interrupted in direct mode): a suite
+  // left running would keep changing the system after the run reported.
+  sys.prctl(sys.PR_SET_PDEATHSIG, osConstants.signals.SIGKILL);
+  if (process.ppid === 1) process.exit(6); // orphaned before the line above
   enterHostMode();
-  marker({ kind: 'ready', uptime: uptime() });
+  marker({ kind: 'ready', uptime: uptime(), loadSeconds: process.uptime() });
+  let configured = false;
   for await (const line of createInterface({ input: process.stdin })) {
+    if (!configured) {
+      applyConfig(JSON.parse(line) as HostConfig);
+      configured = true;
+      continue;
+    }
     const id = line.trim();
-    if (!id) continue;
+    if (!id) break;
     marker({ kind: 'begin', suite: id });
     const t0 = performance.now();
     const exit = await runOne(id);
     marker({ kind: 'end', suite: id, exit, seconds: (performance.now() - t0) / 1000 });
   }
+  process.exit(0); // whatever a suite left pending (timers, handles) ends here
 }
 
 main().catch((e: Error) => {

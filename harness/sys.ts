@@ -207,6 +207,7 @@ export function pipe(): [number, number] {
 
 export const PR_GET_SECUREBITS = 27;
 export const PR_SET_SECUREBITS = 28;
+export const PR_SET_PDEATHSIG = 1;
 
 /** Securebits (SPEC.md §5 and linux/securebits.h). */
 export const SECBIT = {

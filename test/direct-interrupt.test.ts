@@ -3,7 +3,7 @@
 // (the parent process does it) and leaves no mount behind (the suites ran in
 // a private mount namespace).
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import tmp from 'tmp';
@@ -27,6 +27,19 @@ async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
 }
 
 const skip = process.getuid?.() !== 0 ? 'direct mode needs root' : false;
+
+/** Processes whose environment holds `needle` (the run's unique mount path). */
+function processesWithEnv(needle: string): number[] {
+  const found: number[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, 'latin1').includes(needle)) found.push(Number(pid));
+    } catch {
+      // gone, or a kernel thread
+    }
+  }
+  return found;
+}
 
 for (const how of ['SIGINT', 'SIGTERM', 'SIGKILL-runner'] as const) {
   t.test(`interrupted by ${how}: sysctl restored, no mount left`, { skip }, async (t) => {
@@ -60,6 +73,8 @@ for (const how of ['SIGINT', 'SIGTERM', 'SIGKILL-runner'] as const) {
     t.not(code, 0, `the run does not report success (exit ${code})`);
     t.equal(read(), before, 'sysctl back to its value before the run');
     t.notOk(mounted(mnt), 'the tmpfs the suite mounted is not visible on the host');
+    // The suite host (the runner's child) must not outlive the run.
+    t.ok(await waitFor(() => processesWithEnv(`OMX_TEST_MOUNT=${mnt}`).length === 0, 5_000), 'no process of the run is left');
     const record = JSON.parse(readFileSync(join(results, 'latest', 'results.json'), 'utf8')) as { verdict: string };
     t.not(record.verdict, 'pass', `verdict ${record.verdict}, never pass`);
   });

@@ -77,7 +77,7 @@ function baseInputs(): BaseInputs {
 
 /** Cache key of the base archive: identity (path, size, mtime) of every input. */
 function baseKey(inp: BaseInputs): string {
-  const h = createHash('sha256').update('base-v1');
+  const h = createHash('sha256').update('base-v1').update(APPLETS.join(','));
   for (const f of [inp.node, inp.busybox, ...inp.libs, ...inp.koffi.map((k) => k.source)]) {
     const s = statSync(f);
     h.update(`${f}\0${s.size}\0${s.mtimeMs}\n`);
