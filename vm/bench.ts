@@ -112,7 +112,14 @@ function phases(r: RunRecord, wall: number): Sample {
     add('power-off (after sentinel)', t.qemuTotal - t.qemuToInit - (t.guestUptimeAtEnd - t.guestUptimeAtInit));
   }
   add('qemuTotal', t.qemuTotal);
-  for (const suite of r.suites) if (suite.seconds) s[`suite:${suite.id}`] = suite.seconds;
+  for (const suite of r.suites) {
+    if (suite.seconds) s[`suite:${suite.id}`] = suite.seconds;
+    // In-guest per-case costs the suites measured (µs per open, per exec
+    // probe, i.e. fork + exec) and the suite's CPU time.
+    for (const [k, v] of Object.entries(suite.metrics ?? {})) {
+      if (/^micros|^cpu/.test(k)) s[`${suite.id} ${k}`] = v;
+    }
+  }
   return s;
 }
 
@@ -190,7 +197,7 @@ async function main(): Promise<number> {
   for (const [label, r] of Object.entries(report.kernels as Record<string, { floor: { median: number; min: number; max: number }; full: Record<string, { median: number; min: number; max: number }>; ratioFullToFloor: { median: number; min: number; max: number }; cold: Record<string, { median: number; min: number; max: number }> }>)) {
     console.log(`\n${label} (accel ${report.accel}, ${runs} runs): median [min–max] seconds`);
     const row = (name: string, v?: { median: number; min: number; max: number }) =>
-      v && console.log(`  ${name.padEnd(34)} ${v.median.toFixed(2).padStart(7)}  [${v.min.toFixed(2)}–${v.max.toFixed(2)}]`);
+      v && console.log(`  ${name.padEnd(58)} ${v.median.toFixed(2).padStart(9)}  [${v.min.toFixed(2)}–${v.max.toFixed(2)}]`);
     row('floor (busybox init, reboot)', r.floor);
     for (const [k, v] of Object.entries(r.full)) row(`full: ${k}`, v);
     row('ratio full/floor (pairwise)', r.ratioFullToFloor);
