@@ -74,7 +74,7 @@ export class SuiteHost {
     if (text || !marker) this.out.line(text);
     if (!marker) return;
     if (marker.kind === 'ready') {
-      this.out.event({ event: 'host-ready', uptime: marker.uptime, loadSeconds: marker.loadSeconds });
+      this.out.event({ event: 'host-ready', uptime: marker.uptime, loadSeconds: marker.loadSeconds, codeCache: marker.codeCache });
     } else if (marker.kind === 'end' && this.current?.id === marker.suite) {
       const c = this.current;
       this.current = null;

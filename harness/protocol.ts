@@ -15,7 +15,7 @@ export type RunnerEvent =
   /** A kernel WARNING or hung task read from /dev/kmsg while `suite` ran, placed after its earlier output. */
   | { event: 'kernel-sign'; suite: string | null; kind: string; line: string }
   /** The suite host has loaded node, tap and the suites' code (`loadSeconds` after it was started). */
-  | { event: 'host-ready'; uptime: number; loadSeconds: number };
+  | { event: 'host-ready'; uptime: number; loadSeconds: number; codeCache?: string };
 
 export function encodeEvent(e: RunnerEvent): string {
   return CONTROL_PREFIX + JSON.stringify(e);
@@ -57,8 +57,8 @@ export interface RunConfig {
 export const HOST_PREFIX = 'OMX-HOST ';
 
 export type HostMarker =
-  /** `loadSeconds`: node's process.uptime() when loaded. */
-  | { kind: 'ready'; uptime: number; loadSeconds: number }
+  /** `loadSeconds`: node's process.uptime() when loaded; `codeCache`: used, rejected or none. */
+  | { kind: 'ready'; uptime: number; loadSeconds: number; codeCache?: string }
   | { kind: 'begin'; suite: string }
   | { kind: 'end'; suite: string; exit: number; seconds: number };
 

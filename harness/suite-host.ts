@@ -37,6 +37,11 @@ function applyConfig(c: HostConfig): void {
   process.env.OMAYEXEC_OVERRIDES = JSON.stringify(c.overrides);
 }
 
+/** Whether harness/host-loader.ts could use the V8 code cache of this bundle. */
+function codeCacheState(): string {
+  return (globalThis as { __omxCodeCache?: string }).__omxCodeCache ?? 'none';
+}
+
 async function runOne(id: string): Promise<number> {
   const load = SUITE_MODULES[id] ?? (() => {
     const path = externalSuite(id);
@@ -67,7 +72,7 @@ async function main(): Promise<void> {
   sys.prctl(sys.PR_SET_PDEATHSIG, osConstants.signals.SIGKILL);
   if (process.ppid === 1) process.exit(6); // orphaned before the line above
   enterHostMode();
-  marker({ kind: 'ready', uptime: uptime(), loadSeconds: process.uptime() });
+  marker({ kind: 'ready', uptime: uptime(), loadSeconds: process.uptime(), codeCache: codeCacheState() });
   let configured = false;
   for await (const line of createInterface({ input: process.stdin })) {
     if (!configured) {
@@ -85,7 +90,11 @@ async function main(): Promise<void> {
   process.exit(0); // whatever a suite left pending (timers, handles) ends here
 }
 
-main().catch((e: Error) => {
-  process.stderr.write(`suite host: ${e.stack ?? e.message}\n`);
-  process.exit(6);
-});
+// Building the V8 code cache (harness/host-loader.ts) only evaluates this
+// module; it must not start reading suites from stdin.
+if (process.env.OMAYEXEC_CODE_CACHE_BUILD !== '1') {
+  main().catch((e: Error) => {
+    process.stderr.write(`suite host: ${e.stack ?? e.message}\n`);
+    process.exit(6);
+  });
+}
