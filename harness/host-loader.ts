@@ -17,12 +17,11 @@ const cacheFile = `${bundle}.v8-cache`;
 const building = process.env.OMAYEXEC_CODE_CACHE_BUILD === '1';
 const cachedData = !building && existsSync(cacheFile) ? readFileSync(cacheFile) : undefined;
 const wrapped = (Module as unknown as { wrap(code: string): string }).wrap(readFileSync(bundle, 'utf8'));
-const script = new vm.Script(wrapped, {
-  filename: bundle,
-  cachedData,
-  // Extra (test) suites outside the bundle are loaded with import().
-  importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-});
+const script = new vm.Script(wrapped, { filename: bundle, cachedData });
+// import() inside a vm.Script needs a callback node 20 only offers as an
+// experimental API: the bundle loads suites outside it (the project's test
+// suites) through this module's import() instead.
+(globalThis as { __omxImport?: (url: string) => Promise<unknown> }).__omxImport = (url) => import(url);
 (globalThis as { __omxCodeCache?: string }).__omxCodeCache = cachedData ? (script.cachedDataRejected ? 'rejected' : 'used') : 'none';
 const moduleObject = { exports: {} };
 const run = script.runInThisContext() as (...args: unknown[]) => void;

@@ -46,7 +46,10 @@ async function runOne(id: string): Promise<number> {
   const load = SUITE_MODULES[id] ?? (() => {
     const path = externalSuite(id);
     if (!path) throw new Error(`no suite named ${id}`);
-    return import(pathToFileURL(path).href);
+    const url = pathToFileURL(path).href;
+    // Through the loader when run from the CommonJS bundle (host-loader.ts).
+    const viaLoader = (globalThis as { __omxImport?: (u: string) => Promise<unknown> }).__omxImport;
+    return viaLoader ? viaLoader(url) : import(url);
   });
   // Pipes are written synchronously on Linux: each TAP line is out before
   // the suite's next syscall, which keeps kernel warnings attributable.
