@@ -1,0 +1,31 @@
+// `pack` as a board user meets it: unpack the bundle somewhere else, run its
+// run_omayexec.sh on this machine's kernel with the machine's node, ingest
+// the output. Every suite the build bundled must be in the stream.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import tmp from 'tmp';
+import { bundledSuites } from '../vm/run.js';
+import { projectRoot } from './fixtures/load.js';
+
+tmp.setGracefulCleanup();
+const BIN = join(projectRoot, 'bin/omayexec-conformance.js');
+const skip = process.getuid?.() !== 0 ? 'the bundle runs the suites as root' : !existsSync(join(projectRoot, 'dist/guest/suites.json')) ? 'not built' : false;
+
+t.test('pack -> run_omayexec.sh elsewhere -> ingest: every bundled suite reported, verdict pass', { skip }, async (t) => {
+  const dir = tmp.dirSync({ unsafeCleanup: true, prefix: 'omx-pack-' }).name;
+  const results = tmp.dirSync({ unsafeCleanup: true, prefix: 'omx-pack-results-' }).name;
+  const env = { ...process.env, OMAYEXEC_RESULTS: results };
+  const packed = spawnSync(process.execPath, [BIN, 'pack', '-o', join(dir, 'b.tar.gz')], { encoding: 'utf8', env });
+  t.equal(packed.status, 0, `pack exit 0 (${packed.stderr.trim()})`);
+  t.equal(spawnSync('tar', ['xzf', 'b.tar.gz'], { cwd: dir }).status, 0, 'the bundle unpacks');
+  const ran = spawnSync(join(dir, 'omayexec-conformance/run_omayexec.sh'), [], { cwd: dir, encoding: 'utf8', timeout: 300_000 });
+  t.equal(ran.status, 0, `run_omayexec.sh exit 0 (${ran.stderr.trim().split('\n').pop()})`);
+  writeFileSync(join(dir, 'omayexec.raw'), ran.stdout);
+  const ingested = spawnSync(process.execPath, [BIN, 'ingest', join(dir, 'omayexec.raw')], { encoding: 'utf8', env });
+  t.equal(ingested.status, 0, 'ingest: verdict pass (exit 0)');
+  const record = JSON.parse(readFileSync(join(results, 'latest', 'results.json'), 'utf8')) as { verdict: string; suites: { id: string }[] };
+  t.equal(record.verdict, 'pass');
+  t.same(record.suites.map((s) => s.id).filter((id) => id !== 'profiles').sort(), bundledSuites().sort(), 'every bundled suite is in the stream');
+});
