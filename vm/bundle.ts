@@ -8,7 +8,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SUITE_HOST_NODE_FLAGS_TCG } from '../harness/host-flags.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const out = join(root, 'dist/guest');
@@ -70,12 +69,9 @@ export async function bundle(entry: string, outfile: string, format: 'esm' | 'cj
   });
 }
 
-/**
- * The suite host's V8 code cache, made by this node (the guest runs the same
- * binary) with the flags the host gets under software emulation.
- */
+/** The suite host's V8 code cache, made by this node: the guest runs the same binary. */
 function writeCodeCache(): void {
-  execFileSync(process.execPath, [...SUITE_HOST_NODE_FLAGS_TCG, join(out, 'suite-host.js')], { env: { ...process.env, OMAYEXEC_CODE_CACHE_BUILD: '1' }, stdio: 'inherit' });
+  execFileSync(process.execPath, [join(out, 'suite-host.js')], { env: { ...process.env, OMAYEXEC_CODE_CACHE_BUILD: '1' }, stdio: 'inherit' });
 }
 
 function compileHelpers(): void {

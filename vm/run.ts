@@ -6,7 +6,6 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { basename, join } from 'node:path';
 import { release as hostRelease } from 'node:os';
 import type { RunConfig } from '../harness/protocol.js';
-import { SUITE_HOST_NODE_FLAGS_TCG } from '../harness/host-flags.js';
 import { cachedInitrd, ensureBaseArchive, writeRunArchive } from './initramfs.js';
 import { BadInputError, inspectKernel } from './kernel-image.js';
 import type { CiOutputOptions } from './kcidb.js';
@@ -105,11 +104,10 @@ function buildRecord(
   };
 }
 
-function runConfig(o: RunOptions, output: string, suiteTimeoutSec: number, accel: 'kvm' | 'tcg' | 'direct'): RunConfig {
-  // The suite host's node flags (harness/host-flags.ts); OMAYEXEC_HOST_NODE_FLAGS
-  // replaces them to measure other flags (the code cache is then rejected).
-  const override = process.env.OMAYEXEC_HOST_NODE_FLAGS;
-  const hostNodeFlags = override !== undefined ? override.split(/\s+/).filter(Boolean) : accel === 'tcg' ? SUITE_HOST_NODE_FLAGS_TCG : [];
+function runConfig(o: RunOptions, output: string, suiteTimeoutSec: number): RunConfig {
+  // OMAYEXEC_HOST_NODE_FLAGS: V8/node flags for the suite host, for measuring
+  // their effect under emulation (npm run bench); empty by default.
+  const hostNodeFlags = (process.env.OMAYEXEC_HOST_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
   return { suites: o.suites, expect: o.expect, suiteTimeoutSec, output, freshBoot: !o.direct, overrides: o.overrides ?? {}, hostNodeFlags };
 }
 
@@ -153,7 +151,7 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   o.progress.phase(`initramfs: base archive`);
   const base = ensureBaseArchive((l) => o.progress.info(l));
   const runArchive = join(dir, 'run.cpio');
-  writeRunArchive(runArchive, { runConfig: runConfig(o, '/dev/ttyS1', suiteTimeoutSec, accel), modules: o.modules ?? [] });
+  writeRunArchive(runArchive, { runConfig: runConfig(o, '/dev/ttyS1', suiteTimeoutSec), modules: o.modules ?? [] });
   const { path: initrd } = cachedInitrd(base, runArchive);
   const tAssembled = performance.now();
   o.progress.phase(`booting ${basename(kernelPath)} (${kvm ? 'KVM' : 'software emulation'})`);
@@ -222,7 +220,7 @@ export async function runDirect(o: RunOptions): Promise<RunOutcome> {
   const dir = runDir(runId);
   const t0 = performance.now();
   const cfgPath = join(dir, 'run.json');
-  writeFileSync(cfgPath, JSON.stringify(runConfig(o, '-', o.suiteTimeoutSec ?? 45, 'direct')));
+  writeFileSync(cfgPath, JSON.stringify(runConfig(o, '-', o.suiteTimeoutSec ?? 45)));
   const saved = saveSysctls();
   const lines: string[] = [];
   let interrupted: string | null = null;
