@@ -41,6 +41,7 @@ function secondsSince(t: bigint): number {
 export class SuiteHost {
   private current: { id: string; started: bigint; done: (o: SuiteOutcome) => void } | null = null;
   private exited = false;
+  private lastSuite: string | null = null;
   /** Killed for a timeout: gone even before its exit is seen. */
   private killed = false;
   private readonly closed: Promise<void>;
@@ -55,7 +56,9 @@ export class SuiteHost {
     const hostCfg: HostConfig = { expect: cfg.expect, freshBoot: cfg.freshBoot, overrides: cfg.overrides ?? {} };
     this.child.stdin.write(`${JSON.stringify(hostCfg)}\n`);
     const flushOut = forwardLines(this.child.stdout, (l) => this.onLine(l));
-    const flushErr = forwardLines(this.child.stderr, (l) => out.event({ event: 'stderr', suite: this.current?.id ?? 'suite-host', line: l }));
+    // stderr has its own pipe and may arrive after the suite's end marker:
+    // between suites it belongs to the suite that ran last.
+    const flushErr = forwardLines(this.child.stderr, (l) => out.event({ event: 'stderr', suite: this.current?.id ?? this.lastSuite ?? 'suite-host', line: l }));
     this.closed = new Promise((resolve) => {
       this.child.on('close', (code, signal) => {
         flushOut();
@@ -93,6 +96,7 @@ export class SuiteHost {
         this.child.kill('SIGKILL');
         resolve({ kind: 'timeout', seconds: secondsSince(started) });
       }, timeoutSec * 1000);
+      this.lastSuite = id;
       this.current = {
         id,
         started,
