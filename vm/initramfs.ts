@@ -128,18 +128,28 @@ function statIdentity(path: string): string {
   return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 }
 
+/** Remember that `path`, as it is now on disk, was verified. */
+function recordVerified(path: string): void {
+  writeFileSync(`${path}.stat`, statIdentity(path));
+}
+
 /**
- * Whether `path` still holds what was hashed into `hashFile`. The full hash
- * is computed only when the file's stat identity differs from the one
- * recorded at the last verification (hashing 96 MB costs ~0.2 s per run).
+ * True when `path` is unchanged since it was last verified (its stat identity
+ * matches the recorded one), else runs the full check and records a success:
+ * re-reading ~96 MB costs ~0.2 s per run, a stat nothing.
  */
-function verifiedByHash(path: string, hashFile: string): boolean {
-  if (!existsSync(path) || !existsSync(hashFile)) return false;
+function stillVerified(path: string, fullCheck: () => boolean): boolean {
+  if (!existsSync(path)) return false;
   const statFile = `${path}.stat`;
   if (existsSync(statFile) && readFileSync(statFile, 'utf8') === statIdentity(path)) return true;
-  if (sha256File(path) !== readFileSync(hashFile, 'utf8').trim()) return false;
-  writeFileSync(statFile, statIdentity(path));
+  if (!fullCheck()) return false;
+  recordVerified(path);
   return true;
+}
+
+/** Whether `path` still holds what was hashed into `hashFile`. */
+function verifiedByHash(path: string, hashFile: string): boolean {
+  return existsSync(hashFile) && stillVerified(path, () => sha256File(path) === readFileSync(hashFile, 'utf8').trim());
 }
 
 /**
@@ -161,7 +171,7 @@ export function ensureBaseArchive(log: (l: string) => void = () => {}): BaseArch
   writeBase(inp, tmp, dir);
   writeFileSync(hashFile, sha256File(tmp));
   renameSync(tmp, path);
-  writeFileSync(`${path}.stat`, statIdentity(path));
+  recordVerified(path);
   return { path, key, built: true, seconds: (performance.now() - t0) / 1000 };
 }
 
@@ -263,23 +273,20 @@ export function cachedInitrd(base: BaseArchive, run: string): { path: string; re
   assembleInitrd(base.path, run, tmp);
   renameSync(tmp, path);
   writeFileSync(hashFile, expected);
-  writeFileSync(`${path}.stat`, statIdentity(path));
+  recordVerified(path);
   writeFileSync(`${path}.used`, '');
   pruneAssembled(dir);
   return { path, reused: false };
 }
 
-/** Stat identity unchanged, or else the content is base followed by run, byte for byte. */
+/** Unchanged since verified, or else its content is base then run, byte for byte. */
 function verifiedAssembled(path: string, base: string, run: string): boolean {
-  if (!existsSync(path)) return false;
-  const statFile = `${path}.stat`;
-  if (existsSync(statFile) && readFileSync(statFile, 'utf8') === statIdentity(path)) return true;
-  const whole = readFileSync(path);
-  const b = readFileSync(base);
-  const r = readFileSync(run);
-  const same = whole.length === b.length + r.length && whole.subarray(0, b.length).equals(b) && whole.subarray(b.length).equals(r);
-  if (same) writeFileSync(statFile, statIdentity(path));
-  return same;
+  return stillVerified(path, () => {
+    const whole = readFileSync(path);
+    const b = readFileSync(base);
+    const r = readFileSync(run);
+    return whole.length === b.length + r.length && whole.subarray(0, b.length).equals(b) && whole.subarray(b.length).equals(r);
+  });
 }
 
 function pruneAssembled(dir: string): void {
