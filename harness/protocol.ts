@@ -14,7 +14,7 @@ export type RunnerEvent =
   | { event: 'end'; exit: number; uptime: number }
   /** A kernel WARNING or hung task read from /dev/kmsg while `suite` ran, placed after its earlier output. */
   | { event: 'kernel-sign'; suite: string | null; kind: string; line: string }
-  /** The suite host has loaded node, tap and the suites' code (`loadSeconds` after it was started). */
+  /** The suite host has loaded node, tap and the suites' code (`loadSeconds`: its node's uptime then). */
   | { event: 'host-ready'; uptime: number; loadSeconds: number; codeCache?: string };
 
 export function encodeEvent(e: RunnerEvent): string {

@@ -30,7 +30,7 @@ class Output {
 
 /**
  * A suite whose profile is absent (and not required) is skipped here, with
- * the probe's evidence, instead of starting a node process just to skip.
+ * the probe's evidence, without a round trip through the suite host.
  */
 function skipWithoutStarting(id: string, cfg: RunConfig, profiles: ProbeResult[], out: Output): boolean {
   const profile = SUITE_GATES[id]?.profile;

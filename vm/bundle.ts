@@ -1,7 +1,8 @@
-// Build step after tsc: bundle the suite host (tap and every suite) and the
-// guest runner into one ES module each (node starts a single file far faster
-// than it resolves tap's module graph: ~0.18 s vs ~0.39 s on the host, more
-// under emulation), and compile the static C helpers. Output: dist/guest/, the tree that is copied
+// Build step after tsc: bundle the suite host (tap and every suite, CommonJS,
+// with its loader and V8 code cache) and the guest runner (ES module) into one
+// file each (node starts a single file far faster than it resolves tap's
+// module graph: ~0.18 s vs ~0.39 s on the host, more under emulation), and
+// compile the static C helpers. Output: dist/guest/, the tree that is copied
 // as-is into the guest (/omx) and into `pack` bundles.
 import { build, type Plugin } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -47,7 +48,7 @@ const noReactFormatter: Plugin = {
   },
 };
 
-export async function bundle(entry: string, outfile: string, format: 'esm' | 'cjs' = 'esm'): Promise<void> {
+async function bundle(entry: string, outfile: string, format: 'esm' | 'cjs' = 'esm'): Promise<void> {
   await build({
     entryPoints: [entry],
     outfile,

@@ -243,7 +243,7 @@ export function writeRunArchive(path: string, input: RunArchiveInput): void {
 }
 
 /** base + run, concatenated: what QEMU gets as -initrd. */
-export function assembleInitrd(base: string, run: string, out: string): void {
+function assembleInitrd(base: string, run: string, out: string): void {
   copyFileSync(base, out); // copy_file_range: no trip through user space
   writeFileSync(out, readFileSync(run), { flag: 'a' });
 }
