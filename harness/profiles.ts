@@ -1,7 +1,9 @@
-// ABI profile probes (SPEC.md §1). Each probe asks the kernel directly and
-// keeps the evidence, so a SKIP says exactly what the kernel answered.
-import { release } from 'node:os';
-import * as sys from './sys.js';
+// ABI profile probes (SPEC.md §1). Each probe asks the kernel under test
+// directly, through the Target, and keeps the evidence, so a SKIP says
+// exactly what the kernel answered.
+import { AT, O } from './abi.js';
+import { calls } from './calls.js';
+import type { Target } from './target.js';
 
 export const PROFILE_NAMES = ['omayexec-v7', 'exec-cleanups', 'execve-check'] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
@@ -12,15 +14,14 @@ export interface ProbeResult {
   evidence: string;
 }
 
-/** A file every run has: the node binary itself, on an exec mount, mode 0755. */
-function probeTarget(): string {
-  return process.execPath;
+/** A file every target has on an exec mount, mode 0755: a static helper. */
+function probeFile(target: Target): string {
+  return target.helperPath('exec-probe');
 }
 
-function probeOmayexec(): ProbeResult {
-  const path = probeTarget();
-  const r = sys.openat2(sys.AT.FDCWD, path, { flags: sys.O.RDONLY | sys.O.CLOEXEC | sys.O.MAYEXEC });
-  if (r.ok) sys.close(r.ret);
+async function probeOmayexec(target: Target): Promise<ProbeResult> {
+  const path = probeFile(target);
+  const r = await target.run(calls.openat2(AT.FDCWD, path, { flags: O.RDONLY | O.CLOEXEC | O.MAYEXEC }, true));
   const shown = `openat2(${path}, O_RDONLY|O_CLOEXEC|O_MAYEXEC=040000000)`;
   if (r.ok) return { name: 'omayexec-v7', supported: true, evidence: `${shown} -> fd` };
   const supported = r.errno !== 'EINVAL';
@@ -34,34 +35,36 @@ export function releaseVersion(rel: string): [number, number] {
   return m ? [Number(m[1]), Number(m[2])] : [0, 0];
 }
 
-function probeExecCleanups(): ProbeResult {
-  const rel = release();
-  const [major, minor] = releaseVersion(rel);
+async function probeExecCleanups(target: Target): Promise<ProbeResult> {
+  const { release } = await target.identity();
+  const [major, minor] = releaseVersion(release);
   const supported = major > 5 || (major === 5 && minor >= 9);
-  return { name: 'exec-cleanups', supported, evidence: `kernel release ${rel} ${supported ? '>=' : '<'} 5.9` };
+  return { name: 'exec-cleanups', supported, evidence: `kernel release ${release} ${supported ? '>=' : '<'} 5.9` };
 }
 
-function probeExecveCheck(): ProbeResult {
-  const path = probeTarget();
-  const r = sys.execveat(sys.AT.FDCWD, path, [path], [], sys.AT.EXECVE_CHECK);
+async function probeExecveCheck(target: Target): Promise<ProbeResult> {
+  const path = probeFile(target);
+  const r = await target.run(calls.execveat(AT.FDCWD, path, [path], [], AT.EXECVE_CHECK));
   const shown = `execveat(${path}, AT_EXECVE_CHECK=0x10000)`;
   if (r.ok) return { name: 'execve-check', supported: true, evidence: `${shown} -> 0` };
   const note = r.errno === 'EINVAL' ? ': kernel lacks AT_EXECVE_CHECK' : '';
   return { name: 'execve-check', supported: r.errno !== 'EINVAL', evidence: `${shown} -> ${r.errno}${note}` };
 }
 
-const probes: Record<ProfileName, () => ProbeResult> = {
+const probes: Record<ProfileName, (t: Target) => Promise<ProbeResult>> = {
   'omayexec-v7': probeOmayexec,
   'exec-cleanups': probeExecCleanups,
   'execve-check': probeExecveCheck,
 };
 
-export function probe(name: ProfileName): ProbeResult {
-  return probes[name]();
+export function probe(target: Target, name: ProfileName): Promise<ProbeResult> {
+  return probes[name](target);
 }
 
-export function probeAll(): ProbeResult[] {
-  return PROFILE_NAMES.map(probe);
+export async function probeAll(target: Target): Promise<ProbeResult[]> {
+  const out: ProbeResult[] = [];
+  for (const name of PROFILE_NAMES) out.push(await probe(target, name));
+  return out;
 }
 
 export function isProfileName(s: string): s is ProfileName {

@@ -1,103 +1,145 @@
-// The runner: probes the ABI profiles, has the suite host run the suites one
-// after the other (a crash or hang costs that suite only: a new host runs the
-// rest), forwards the TAP framed by control lines, and ends with the sentinel
-// `end` event. Same code in the guest (/init starts it) and in direct mode.
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { machine, release } from 'node:os';
-import { SUITE_GATES } from '../fixtures/suites.js';
-import { SuiteHost } from './host-process.js';
-import type { KmsgWatcher } from './kmsg-watcher.js';
-import type { ProbeResult } from './profiles.js';
+// The runner: probes the ABI profiles through the Target, runs the suites
+// one after the other in this process, frames each suite's TAP with control
+// lines, and ends with the sentinel `end` event, written only once the
+// target answered after the last suite. The same code serves VM runs (the
+// executor target, in the CLI's process), direct mode and the board bundle
+// (the ffi target, in a child process: harness/direct-runner.ts).
+import { pathToFileURL } from 'node:url';
+import { scanConsoleLine, isFatal } from './kernel-signs.js';
+import { probeAll, type ProbeResult } from './profiles.js';
 import { encodeEvent, type RunConfig, type RunnerEvent } from './protocol.js';
+import { runSuite, type SuiteSpec } from './suite.js';
+import type { Target } from './target.js';
+import { SUITE_MODULES } from '../suites/index.js';
 
-function uptime(): number {
-  try {
-    return Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
-  } catch {
-    return -1;
-  }
+export interface RunnerHooks {
+  /** A suite ran past its timeout: make its pending target work fail (kill the executor). */
+  onTimeout?: () => Promise<void>;
+  /** How the target's process ended during the last suite, if it did (and clear it). */
+  takeDeath?: () => { exit: number | null; signal: string | null } | null;
+  /** After a death: wait for the replacement process. */
+  recover?: () => Promise<void>;
+  /** Why the target can no longer be reached (the guest is gone), or null. */
+  lost?: () => string | null;
+  /** Before the sentinel: prove the target still answers. */
+  finish?: () => Promise<void>;
+  /** Target kind and channel for the start event. */
+  describe?: { target: string; channel?: string };
 }
 
-class Output {
-  constructor(private readonly fd: number) {}
-  line(text: string): void {
-    writeSync(this.fd, text + '\n');
-  }
+/** A suite outside the registry: the project's crafted fault suites (tests only). */
+async function loadSuite(id: string): Promise<SuiteSpec> {
+  const load = SUITE_MODULES[id];
+  if (load) return { ...(await load()), id };
+  const extra = process.env.OMAYEXEC_EXTRA_SUITES;
+  if (!extra) throw new Error(`no suite named ${id}`);
+  const m = (await import(pathToFileURL(`${extra}/${id}.js`).href)) as { default: SuiteSpec };
+  return { ...m.default, id };
+}
+
+/** Extra time a suite gets to unwind after its timeout killed the executor. */
+const UNWIND_MS = 10_000;
+
+export class Runner {
+  currentSuite: string | null = null;
+
+  constructor(
+    private readonly target: Target,
+    private readonly cfg: RunConfig,
+    private readonly out: (line: string) => void,
+    private readonly hooks: RunnerHooks = {},
+  ) {}
+
   event(e: RunnerEvent): void {
-    this.line(encodeEvent(e));
+    this.out(encodeEvent(e));
+  }
+
+  /** Kernel log lines from the target (executor KMSG frames, or /dev/kmsg in direct mode). */
+  kernelLog(lines: string[]): void {
+    for (const l of lines) {
+      const sign = scanConsoleLine(l);
+      // Fatal signs end the run; the console scan reports those.
+      if (sign && !isFatal(sign.kind)) this.event({ event: 'kernel-sign', suite: this.currentSuite, kind: sign.kind, line: sign.line });
+    }
+  }
+
+  private async uptime(): Promise<number> {
+    try {
+      return Number((await this.target.readFile('/proc/uptime')).toString('utf8').split(' ')[0]);
+    } catch {
+      return -1;
+    }
+  }
+
+  /** A suite whose profile is absent (and not required) is skipped here, with the probe's evidence. */
+  private skipWithoutStarting(spec: SuiteSpec, profiles: ProbeResult[]): boolean {
+    const probe = profiles.find((p) => p.name === spec.profile);
+    if (!probe || probe.supported || this.cfg.expect.includes(probe.name)) return false;
+    this.event({ event: 'suite-begin', suite: spec.id });
+    this.out('TAP version 14');
+    this.out(`1..0 # SKIP ${probe.evidence}`);
+    this.event({ event: 'suite-end', suite: spec.id, exit: 4, signal: null, seconds: 0, timedOut: false });
+    return true;
+  }
+
+  private async runOne(spec: SuiteSpec, profiles: ProbeResult[]): Promise<number> {
+    this.event({ event: 'suite-begin', suite: spec.id });
+    this.currentSuite = spec.id;
+    const t0 = performance.now();
+    let pendingLine = '';
+    const write = (chunk: string) => {
+      // TAP arrives in chunks; lines go out whole, so control lines never split one.
+      const parts = (pendingLine + chunk).split('\n');
+      pendingLine = parts.pop() ?? '';
+      for (const p of parts) this.out(p);
+    };
+    const env = { target: this.target, profiles, required: this.cfg.expect, freshBoot: this.cfg.freshBoot, overrides: this.cfg.overrides };
+    let timedOut = false;
+    let abandoned = false;
+    const suite = runSuite(spec, env, write);
+    const timeoutMs = this.cfg.suiteTimeoutSec * 1000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'abandoned'>((resolve) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        void this.hooks.onTimeout?.().catch(() => {});
+        setTimeout(() => resolve('abandoned'), UNWIND_MS).unref();
+      }, timeoutMs);
+    });
+    const result = await Promise.race([suite, timeout]);
+    clearTimeout(timer);
+    if (result === 'abandoned') abandoned = true;
+    if (pendingLine) this.out(pendingLine);
+    this.currentSuite = null;
+    const death = this.hooks.takeDeath?.() ?? null;
+    const seconds = (performance.now() - t0) / 1000;
+    const exit = abandoned || death ? null : (result as number);
+    this.event({ event: 'suite-end', suite: spec.id, exit, signal: death?.signal ?? (timedOut ? 'SIGKILL' : null), seconds, timedOut });
+    if (death) {
+      this.event({ event: 'executor-restart', after: spec.id, exit: death.exit, signal: death.signal });
+      await this.hooks.recover?.();
+    }
+    return timedOut || death || exit !== 0 ? 1 : 0;
+  }
+
+  async run(): Promise<number> {
+    const identity = await this.target.identity();
+    this.event({
+      event: 'start', kernel: identity.release, machine: identity.machine, uptime: await this.uptime(),
+      runner: `node ${process.version}`, expect: this.cfg.expect, ...this.hooks.describe,
+    });
+    const profiles = await probeAll(this.target);
+    for (const p of profiles) this.event({ event: 'profile', ...p });
+    let worst = 0;
+    for (const id of this.cfg.suites) {
+      const spec = await loadSuite(id);
+      if (this.skipWithoutStarting(spec, profiles)) continue;
+      worst = Math.max(worst, await this.runOne(spec, profiles));
+      const lost = this.hooks.lost?.();
+      if (lost) throw new Error(`${lost}: the run ends after suite ${id}`);
+    }
+    await this.hooks.finish?.();
+    this.event({ event: 'end', exit: worst, uptime: await this.uptime() });
+    return worst;
   }
 }
-
-/**
- * A suite whose profile is absent (and not required) is skipped here, with
- * the probe's evidence, without a round trip through the suite host.
- */
-function skipWithoutStarting(id: string, cfg: RunConfig, profiles: ProbeResult[], out: Output): boolean {
-  const profile = SUITE_GATES[id]?.profile;
-  const probe = profiles.find((p) => p.name === profile);
-  if (!probe || probe.supported || cfg.expect.includes(probe.name)) return false;
-  out.event({ event: 'suite-begin', suite: id });
-  out.line('TAP version 14');
-  out.line(`1..0 # SKIP ${probe.evidence}`);
-  out.event({ event: 'suite-end', suite: id, exit: 4, signal: null, seconds: 0, timedOut: false });
-  return true;
-}
-
-async function runSuite(id: string, host: SuiteHost, cfg: RunConfig, out: Output, kmsg: KmsgWatcher): Promise<number> {
-  out.event({ event: 'suite-begin', suite: id });
-  const o = await host.run(id, cfg.suiteTimeoutSec);
-  await kmsg.flush();
-  if (o.kind === 'ended') {
-    out.event({ event: 'suite-end', suite: id, exit: o.exit, signal: null, seconds: o.seconds, timedOut: false });
-    return o.exit === 0 ? 0 : 1;
-  }
-  const exit = o.kind === 'died' ? o.exit : null;
-  const signal = o.kind === 'died' ? o.signal : 'SIGKILL';
-  out.event({ event: 'suite-end', suite: id, exit, signal, seconds: o.seconds, timedOut: o.kind === 'timeout' });
-  return 1;
-}
-
-async function main(): Promise<number> {
-  const cfgPath = process.argv[2];
-  if (!cfgPath) {
-    console.error('usage: runner.js RUN_CONFIG.json');
-    return 2;
-  }
-  const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as RunConfig;
-  const fd = cfg.output === '-' ? 1 : openSync(cfg.output, 'w');
-  const out = new Output(fd);
-  out.event({ event: 'start', kernel: release(), machine: machine(), uptime: uptime(), runner: process.version, expect: cfg.expect });
-  // The suite host starts first: it loads tap while this process loads koffi
-  // (imported only now, for that reason) and probes the profiles.
-  let host: SuiteHost | null = cfg.suites.length ? new SuiteHost(cfg, out) : null;
-  const [{ probeAll }, { KmsgWatcher }, sys] = await Promise.all([import('./profiles.js'), import('./kmsg-watcher.js'), import('./sys.js')]);
-  const kmsg = new KmsgWatcher((e) => out.event(e));
-  const profiles = probeAll();
-  for (const p of profiles) out.event({ event: 'profile', ...p });
-  kmsg.start();
-  let worst = 0;
-  for (const id of cfg.suites) {
-    if (skipWithoutStarting(id, cfg, profiles, out)) continue;
-    kmsg.currentSuite = id;
-    // A host that died or hung in the previous suite is replaced.
-    if (!host?.alive) host = new SuiteHost(cfg, out);
-    worst = Math.max(worst, await runSuite(id, host, cfg, out, kmsg));
-  }
-  kmsg.currentSuite = null;
-  await host?.close();
-  await kmsg.stop();
-  out.event({ event: 'end', exit: worst, uptime: uptime() });
-  if (fd !== 1) {
-    sys.tcdrain(fd);
-    closeSync(fd);
-  }
-  return worst;
-}
-
-main().then(
-  (code) => process.exit(code),
-  (e: Error) => {
-    console.error(`runner: ${e.message}`);
-    process.exit(6);
-  },
-);

@@ -1,28 +1,35 @@
-// The O_MAYEXEC sysctl, read and written the way the suites need: the value
-// is saved before and restored after (LTP's save/restore idiom), also when
-// the body throws.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+// The O_MAYEXEC sysctl through the Target: read, written, and saved before /
+// restored after a body (LTP's save/restore idiom), also when it throws.
+import { O } from './abi.js';
+import { calls } from './calls.js';
+import type { Call } from './executor-protocol.js';
+import type { Target } from './target.js';
 
 export const MAYEXEC_SYSCTL = '/proc/sys/fs/open_mayexec_enforce';
 
-export function readSysctl(path = MAYEXEC_SYSCTL): string {
-  return readFileSync(path, 'utf8').trim();
+export async function readSysctl(target: Target, path = MAYEXEC_SYSCTL): Promise<string> {
+  return (await target.readFile(path)).toString('utf8').trim();
 }
 
-export function writeSysctl(value: string | number, path = MAYEXEC_SYSCTL): void {
-  writeFileSync(path, String(value));
+/**
+ * The calls that write `value` (open, write, close), for a batch in which
+ * the open is call number `at`: a policy batch switches the sysctl around
+ * its opens without extra round trips.
+ */
+export function sysctlWriteCalls(value: string | number, at: number, path = MAYEXEC_SYSCTL): Call[] {
+  return [calls.open(path, O.WRONLY | O.CLOEXEC), calls.write({ result: at }, String(value)), calls.close({ result: at })];
 }
 
-export function sysctlPresent(path = MAYEXEC_SYSCTL): boolean {
-  return existsSync(path);
+export async function writeSysctl(target: Target, value: string | number, path = MAYEXEC_SYSCTL): Promise<void> {
+  await target.mustAll(`write ${value} to ${path}`, sysctlWriteCalls(value, 0, path));
 }
 
-export function withSysctl<T>(value: number, fn: () => T, path = MAYEXEC_SYSCTL): T {
-  const saved = readSysctl(path);
-  writeSysctl(value, path);
+export async function withSysctl<T>(target: Target, value: number, fn: () => Promise<T>, path = MAYEXEC_SYSCTL): Promise<T> {
+  const saved = await readSysctl(target, path);
+  await writeSysctl(target, value, path);
   try {
-    return fn();
+    return await fn();
   } finally {
-    writeSysctl(saved, path);
+    await writeSysctl(target, saved, path);
   }
 }

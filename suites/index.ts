@@ -1,12 +1,25 @@
-// Every suite of the conformance run, by id, as a lazy import: the suite host
-// bundles them all into one file and evaluates a suite only when told to run
-// it. `npm run build` fails when a file under suites/ is missing here.
-export const SUITE_MODULES: Record<string, () => Promise<unknown>> = {
-  exec: () => import('./exec/exec.js'),
-  uselib: () => import('./uselib/uselib.js'),
-  'omayexec-policy': () => import('./omayexec/omayexec-policy.js'),
-  'omayexec-sysctl': () => import('./omayexec/omayexec-sysctl.js'),
-  'omayexec-extra': () => import('./omayexec/omayexec-extra.js'),
-  'execve-check': () => import('./execve-check/execve-check.js'),
-  ima: () => import('./ima/ima.js'),
+// Every suite of the conformance run, by id, in run order (ima last: the
+// policy rule it loads stays until the guest powers off). Lazy imports: a
+// run loads only the suites it runs. `npm run build` fails when a file under
+// suites/ is missing here.
+import type { SuiteSpec } from '../harness/suite.js';
+
+const spec = (m: { default: SuiteSpec }) => m.default;
+
+export const SUITE_MODULES: Record<string, () => Promise<SuiteSpec>> = {
+  exec: () => import('./exec/exec.js').then(spec),
+  uselib: () => import('./uselib/uselib.js').then(spec),
+  'omayexec-policy': () => import('./omayexec/omayexec-policy.js').then(spec),
+  'omayexec-sysctl': () => import('./omayexec/omayexec-sysctl.js').then(spec),
+  'omayexec-extra': () => import('./omayexec/omayexec-extra.js').then(spec),
+  'execve-check': () => import('./execve-check/execve-check.js').then(spec),
+  ima: () => import('./ima/ima.js').then(spec),
 };
+
+export const SUITE_IDS = Object.keys(SUITE_MODULES);
+
+/** Suite ids in run order; ids of extra suites keep their place after these. */
+export function orderSuites(ids: string[]): string[] {
+  const rank = (id: string) => (SUITE_IDS.includes(id) ? SUITE_IDS.indexOf(id) : SUITE_IDS.length);
+  return [...ids].sort((a, b) => rank(a) - rank(b));
+}

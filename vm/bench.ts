@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, renameSync, existsSync, writeFileSync, mkdtemp
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { FifoChannel } from './fifo-channel.js';
 import { CpioWriter } from './cpio.js';
 import { fetchDebianKernel } from './debian.js';
 import { ensureBaseArchive } from './initramfs.js';
@@ -45,9 +46,11 @@ function floorInitrd(dir: string): string {
 /** QEMU start to exit for the floor guest, in seconds. */
 function bootFloor(k: KernelUnderBench, initrd: string, dir: string): Promise<number> {
   const accel = chooseAccel(k.image);
+  // The same machine as a full run, channel devices included.
+  const channels = [new FifoChannel('virtio-serial', join(dir, 'rpc')), new FifoChannel('ttyS1', join(dir, 'ser1'))];
   const argv = qemuArgs({
     kernel: k.image, initrd, arch: 'x86_64', accel, append: 'console=ttyS0 panic=-1 quiet',
-    consoleLog: '', resultsFile: join(dir, 'floor-results.raw'), bootTimeoutSec: 60, runTimeoutSec: 60,
+    consoleLog: '', channelDir: dir, bootTimeoutSec: 60, runTimeoutSec: 60, resultLineCount: () => 0,
   }, accel);
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
@@ -57,6 +60,7 @@ function bootFloor(k: KernelUnderBench, initrd: string, dir: string): Promise<nu
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     child.on('close', () => {
       clearTimeout(timer);
+      for (const c of channels) c.close();
       if (!out.includes('init reached')) reject(new Error(`floor guest did not reach /init: ${out.slice(-300)}`));
       else resolve((performance.now() - t0) / 1000);
     });

@@ -1,9 +1,7 @@
-// Build step after tsc: bundle the suite host (tap and every suite, CommonJS,
-// with its loader and V8 code cache) and the guest runner (ES module) into one
-// file each (node starts a single file far faster than it resolves tap's
-// module graph: ~0.18 s vs ~0.39 s on the host, more under emulation), and
-// compile the static C helpers. Output: dist/guest/, the tree that is copied
-// as-is into the guest (/omx) and into `pack` bundles.
+// Build step after tsc: compile the guest's static C programs (the executor
+// and the helpers) into dist/guest/, the tree copied into the initramfs
+// (/omx), and bundle the ffi runner with tap and every suite into one file
+// for `pack` (dist/board/runner.js: a board runs it with its own node).
 import { build, type Plugin } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -11,7 +9,8 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const out = join(root, 'dist/guest');
+const guest = join(root, 'dist/guest');
+const board = join(root, 'dist/board');
 
 /** suites/<area>/<name>.ts -> suite id <name>; ids must be unique. */
 export function listSuiteSources(): { id: string; area: string; file: string }[] {
@@ -33,8 +32,6 @@ export function listSuiteSources(): { id: string; area: string; file: string }[]
 // esbuild's ESM output needs a require() for tap's CommonJS dependencies.
 const banner = "import { createRequire as __omxRequire } from 'node:module'; const require = __omxRequire(import.meta.url);";
 
-const cjsBanner = "var __omxMetaUrl = require('node:url').pathToFileURL(__filename).href;";
-
 // tcompare loads react-element-to-jsx-string at start-up through a
 // createRequire esbuild cannot see; suites never compare React elements, so
 // that module is replaced by a plain formatter.
@@ -48,20 +45,16 @@ const noReactFormatter: Plugin = {
   },
 };
 
-async function bundle(entry: string, outfile: string, format: 'esm' | 'cjs' = 'esm'): Promise<void> {
+async function bundleBoardRunner(): Promise<void> {
   await build({
-    entryPoints: [entry],
-    outfile,
+    entryPoints: [join(root, 'dist/harness/direct-runner.js')],
+    outfile: join(board, 'runner.js'),
     bundle: true,
     platform: 'node',
     target: 'node20',
-    format,
+    format: 'esm',
     external: ['koffi'],
-    // CommonJS has no import.meta: the bundle's own file URL stands in.
-    ...(format === 'esm' ? { banner: { js: banner } } : { banner: { js: cjsBanner }, define: { 'import.meta.url': '__omxMetaUrl' } }),
-    // Whitespace and syntax only (names are kept): 880 KB -> 570 KB per
-    // bundle. Loading tap alone in the guest measured 2.1-3.4 s instead of
-    // 2.4-4.2 s; a whole reference run stayed within its noise (~39 s).
+    banner: { js: banner },
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: 'none',
@@ -70,25 +63,19 @@ async function bundle(entry: string, outfile: string, format: 'esm' | 'cjs' = 'e
   });
 }
 
-/** The suite host's V8 code cache, made by this node: the guest runs the same binary. */
-function writeCodeCache(): void {
-  execFileSync(process.execPath, [join(out, 'suite-host.js')], { env: { ...process.env, OMAYEXEC_CODE_CACHE_BUILD: '1' }, stdio: 'inherit' });
+/** Static and non-PIE: runs in a bare initramfs; uselib32 needs its data below 4 GiB for int $0x80. */
+function compile(source: string, out: string): void {
+  execFileSync('gcc', ['-O2', '-static', '-no-pie', '-Wall', '-Wextra', '-o', out, source], { stdio: 'inherit' });
 }
 
-function compileHelpers(): void {
+function compileGuest(): void {
+  compile(join(root, 'harness/executor/executor.c'), join(guest, 'executor'));
   const src = join(root, 'harness/helpers');
-  const dest = join(out, 'helpers');
-  mkdirSync(dest, { recursive: true });
-  for (const f of readdirSync(src).filter((f) => f.endsWith('.c'))) {
-    // Static and non-PIE: runs in a bare initramfs, and uselib32 needs its
-    // data below 4 GiB for the int $0x80 ABI.
-    execFileSync('gcc', ['-O2', '-static', '-no-pie', '-Wall', '-o', join(dest, basename(f, '.c')), join(src, f)], {
-      stdio: 'inherit',
-    });
-  }
+  mkdirSync(join(guest, 'helpers'), { recursive: true });
+  for (const f of readdirSync(src).filter((f) => f.endsWith('.c'))) compile(join(src, f), join(guest, 'helpers', basename(f, '.c')));
 }
 
-/** Every suite file must be in suites/index.ts, or the host could never run it. */
+/** Every suite file must be in suites/index.ts, or the runner could never run it. */
 async function checkRegistry(suites: { id: string; file: string }[]): Promise<void> {
   const index = (await import(join(root, 'dist/suites/index.js'))) as { SUITE_MODULES: Record<string, unknown> };
   const missing = suites.filter((s) => !(s.id in index.SUITE_MODULES)).map((s) => s.id);
@@ -96,19 +83,15 @@ async function checkRegistry(suites: { id: string; file: string }[]): Promise<vo
 }
 
 async function main(): Promise<void> {
-  rmSync(out, { recursive: true, force: true });
+  rmSync(guest, { recursive: true, force: true });
+  rmSync(board, { recursive: true, force: true });
+  mkdirSync(guest, { recursive: true });
   const suites = listSuiteSources();
   await checkRegistry(suites);
-  // One bundle holds tap and every suite (each evaluated only when run),
-  // CommonJS so that its loader can use a V8 code cache; the runner's own
-  // bundle has no tap in it.
-  await bundle(join(root, 'dist/harness/suite-host.js'), join(out, 'suite-host.cjs'), 'cjs');
-  await bundle(join(root, 'dist/harness/host-loader.js'), join(out, 'suite-host.js'));
-  writeCodeCache();
-  await bundle(join(root, 'dist/harness/runner.js'), join(out, 'runner.js'));
-  writeFileSync(join(out, 'suites.json'), JSON.stringify(suites.map((s) => s.id)) + '\n');
-  compileHelpers();
-  console.log(`bundled ${suites.length} suites with the suite host, the runner and the helpers into dist/guest`);
+  compileGuest();
+  await bundleBoardRunner();
+  writeFileSync(join(board, 'suites.json'), JSON.stringify(suites.map((s) => s.id)) + '\n');
+  console.log(`built the executor and ${readdirSync(join(guest, 'helpers')).length} helpers into dist/guest, the board runner (${suites.length} suites) into dist/board`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -1,7 +1,7 @@
 // The command line: run, kernel build, pack, compare... Bad input gets one
 // clear line and exit 2; harness failures exit 6; never a stack trace.
 import { parseArgs } from 'node:util';
-import { orderSuites } from '../fixtures/suites.js';
+import { orderSuites } from '../suites/index.js';
 import { isProfileName, PROFILE_NAMES } from '../harness/profiles.js';
 import { DEBIAN_SERIES, fetchDebianKernel, type DebianSeries } from './debian.js';
 import { HarnessError } from './initramfs.js';

@@ -20,7 +20,7 @@ export interface DebianKernel {
   version: string;
   image: string;
   config: string;
-  /** Modules the guest loads: the loop driver (a module in Debian's builds). */
+  /** Modules the guest loads: the loop driver and virtio-serial (modules in Debian's builds). */
   modules: string[];
   release: string;
 }
@@ -47,18 +47,33 @@ function candidateVersion(pkg: string): string {
   return m[1];
 }
 
+/**
+ * Modules the guest loads, in dependency order (the .deb ships no
+ * modules.dep; order from `modinfo -F depends`): the loop driver for the
+ * block-device rows, then virtio-serial for the executor's channel.
+ */
+const GUEST_MODULES = [
+  'drivers/block/loop.ko',
+  'drivers/virtio/virtio_ring.ko',
+  'drivers/virtio/virtio.ko',
+  'drivers/virtio/virtio_pci_legacy_dev.ko',
+  'drivers/virtio/virtio_pci_modern_dev.ko',
+  'drivers/virtio/virtio_pci.ko',
+  'drivers/char/virtio_console.ko',
+];
+
 function describe(dir: string, pkg: string, version: string): DebianKernel {
   const boot = join(dir, 'boot');
   const vmlinuz = readdirSync(boot).find((f) => f.startsWith('vmlinuz-'));
   if (!vmlinuz) throw new HarnessError(`${pkg} has no /boot/vmlinuz-*`);
   const release = vmlinuz.slice('vmlinuz-'.length);
-  const loop = join(dir, 'lib/modules', release, 'kernel/drivers/block/loop.ko');
+  const moduleDir = join(dir, 'lib/modules', release, 'kernel');
   return {
     package: pkg,
     version,
     image: join(boot, vmlinuz),
     config: join(boot, `config-${release}`),
-    modules: existsSync(loop) ? [loop] : [],
+    modules: GUEST_MODULES.map((m) => join(moduleDir, m)).filter((m) => existsSync(m)),
     release,
   };
 }

@@ -1,37 +1,26 @@
 // Initramfs assembly in two layers (the kernel unpacks concatenated cpio
 // archives, later entries winning):
-//   base: busybox, node (stripped) with its libraries, koffi — big, cached,
-//         keyed by its inputs, verified by hash before use;
-//   run:  /init, the guest tree (runner, bundled suites, helpers), the run
-//         config and kernel modules — small, written per run.
+//   base: busybox and its applet links, the directories, /dev nodes:
+//         cached, verified by hash before use;
+//   run:  /init, the executor, the static helpers and the kernel's modules.
+// No node, no JavaScript: the suites run on the host (harness/runner.ts).
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import {
   copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CpioWriter, type CpioEntry } from './cpio.js';
-import { cacheRoot, extraSuitesDir, guestTree, projectRoot } from './paths.js';
+import { cacheRoot, guestTree } from './paths.js';
 
 /** Busybox applets /init and the suites call. */
-const APPLETS = ['sh', 'mount', 'umount', 'mkdir', 'insmod', 'reboot', 'poweroff', 'cat', 'echo', 'sleep', 'ls', 'true', 'uname', 'stty'];
+const APPLETS = ['sh', 'mount', 'umount', 'mkdir', 'insmod', 'reboot', 'poweroff', 'cat', 'echo', 'sleep', 'ls', 'true', 'uname'];
 const BUSYBOX = '/bin/busybox';
 
-export class HarnessError extends Error {}
+import { HarnessError } from './errors.js';
+export { HarnessError };
 
 function sha256File(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
-
-/** Shared libraries a dynamic binary needs, from ldd. */
-export function sharedLibraries(binary: string): string[] {
-  const out = execFileSync('ldd', [binary], { encoding: 'utf8' });
-  const libs: string[] = [];
-  for (const line of out.split('\n')) {
-    const m = /=>\s+(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line);
-    if (m?.[1]) libs.push(m[1]);
-  }
-  return libs;
 }
 
 function dirsOf(paths: string[]): string[] {
@@ -42,69 +31,28 @@ function dirsOf(paths: string[]): string[] {
   return [...dirs].sort();
 }
 
-/** Files of the koffi package and its prebuilt native module for this arch. */
-function koffiFiles(): { source: string; dest: string }[] {
-  const skip = new Set(['doc', 'vendor', 'CHANGELOG.md', 'cnoke.cjs', 'musl_x64', 'index.d.ts']);
-  const files: { source: string; dest: string }[] = [];
-  const walk = (dir: string, destDir: string) => {
-    for (const name of readdirSync(dir).sort()) {
-      if (skip.has(name)) continue;
-      const src = join(dir, name);
-      if (statSync(src).isDirectory()) walk(src, join(destDir, name));
-      else files.push({ source: src, dest: join(destDir, name) });
-    }
-  };
-  const nm = join(projectRoot, 'node_modules');
-  walk(join(nm, 'koffi'), '/omx/node_modules/koffi');
-  const native = join(nm, '@koromix', `koffi-linux-${process.arch}`);
-  if (!existsSync(native)) throw new HarnessError(`koffi's prebuilt module ${native} is missing: run npm ci`);
-  walk(native, `/omx/node_modules/@koromix/koffi-linux-${process.arch}`);
-  return files;
-}
-
 interface BaseInputs {
-  node: string;
   busybox: string;
-  libs: string[];
-  koffi: { source: string; dest: string }[];
 }
 
 function baseInputs(): BaseInputs {
   if (!existsSync(BUSYBOX)) throw new HarnessError(`${BUSYBOX} not found: apt-get install busybox-static`);
-  const node = process.execPath;
-  return { node, busybox: BUSYBOX, libs: sharedLibraries(node), koffi: koffiFiles() };
+  return { busybox: BUSYBOX };
 }
 
 /** Cache key of the base archive: identity (path, size, mtime) of every input. */
 function baseKey(inp: BaseInputs): string {
-  const h = createHash('sha256').update('base-v1').update(APPLETS.join(','));
-  for (const f of [inp.node, inp.busybox, ...inp.libs, ...inp.koffi.map((k) => k.source)]) {
+  const h = createHash('sha256').update('base-v2').update(APPLETS.join(','));
+  for (const f of [inp.busybox]) {
     const s = statSync(f);
     h.update(`${f}\0${s.size}\0${s.mtimeMs}\n`);
   }
   return h.digest('hex').slice(0, 24);
 }
 
-function strippedNode(node: string, dir: string): string {
-  const out = join(dir, 'node.stripped');
-  copyFileSync(node, out);
-  try {
-    execFileSync('strip', ['--strip-unneeded', out]);
-  } catch {
-    // No binutils: an unstripped node works, only the archive is larger.
-  }
-  return out;
-}
-
-function writeBase(inp: BaseInputs, archive: string, workDir: string): void {
-  const node = strippedNode(inp.node, workDir);
+function writeBase(inp: BaseInputs, archive: string): void {
   const w = new CpioWriter(archive);
-  const files: { dest: string; source: string; mode: number }[] = [
-    { dest: '/bin/busybox', source: inp.busybox, mode: 0o755 },
-    { dest: '/usr/bin/node', source: node, mode: 0o755 },
-    ...inp.libs.map((l) => ({ dest: l, source: l, mode: 0o755 })),
-    ...inp.koffi.map((k) => ({ dest: k.dest, source: k.source, mode: 0o644 })),
-  ];
+  const files: { dest: string; source: string; mode: number }[] = [{ dest: '/bin/busybox', source: inp.busybox, mode: 0o755 }];
   const dirs = ['/bin', '/dev', '/proc', '/sys', '/tmp', '/omx', ...dirsOf(files.map((f) => f.dest))];
   for (const d of [...new Set(dirs)].sort()) w.add({ kind: 'dir', path: d, mode: d === '/tmp' ? 0o1777 : 0o755 });
   w.add({ kind: 'node', path: '/dev/console', mode: 0o600, type: 'char', major: 5, minor: 1 });
@@ -112,7 +60,6 @@ function writeBase(inp: BaseInputs, archive: string, workDir: string): void {
   for (const f of files) w.add({ kind: 'file', path: f.dest, source: f.source, mode: f.mode });
   for (const a of APPLETS) w.add({ kind: 'symlink', path: `/bin/${a}`, target: 'busybox' });
   w.finish();
-  rmSync(node, { force: true });
 }
 
 export interface BaseArchive {
@@ -136,7 +83,7 @@ function recordVerified(path: string): void {
 /**
  * True when `path` is unchanged since it was last verified (its stat identity
  * matches the recorded one), else runs the full check and records a success:
- * re-reading ~96 MB costs ~0.2 s per run, a stat nothing.
+ * re-reading the archives costs more than, a stat nothing.
  */
 function stillVerified(path: string, fullCheck: () => boolean): boolean {
   if (!existsSync(path)) return false;
@@ -166,9 +113,9 @@ export function ensureBaseArchive(log: (l: string) => void = () => {}): BaseArch
   const hashFile = `${path}.sha256`;
   if (verifiedByHash(path, hashFile)) return { path, key, built: false, seconds: (performance.now() - t0) / 1000 };
   if (existsSync(path)) log(`base archive ${path} does not match its recorded hash: rebuilding it`);
-  log('building the base initramfs archive (node, libraries, koffi, busybox)...');
+  log('building the base initramfs archive (busybox)...');
   const tmp = `${path}.tmp-${process.pid}`;
-  writeBase(inp, tmp, dir);
+  writeBase(inp, tmp);
   writeFileSync(hashFile, sha256File(tmp));
   renameSync(tmp, path);
   recordVerified(path);
@@ -177,7 +124,8 @@ export function ensureBaseArchive(log: (l: string) => void = () => {}): BaseArch
 
 export const INIT_SCRIPT = `#!/bin/sh
 # /init of the conformance guest: mount the pseudo filesystems, load the
-# kernel modules shipped with the kernel under test, run the suites, power off.
+# kernel modules shipped with the kernel under test, serve the host's
+# requests until it says power off.
 export PATH=/bin:/usr/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -189,42 +137,26 @@ echo "OMX-CONSOLE init reached uptime=$up"
 for m in /omx/modules/*.ko; do
   [ -e "$m" ] && insmod "$m"
 done
-stty -F /dev/ttyS1 raw -echo 2>/dev/null
-node /omx/runner.js /omx/run.json
-echo "OMX-CONSOLE runner exit=$?"
+/omx/executor --supervise auto
+echo "OMX-CONSOLE executor exit=$?"
 reboot -f
 `;
 
 export interface RunArchiveInput {
-  runConfig: object;
-  /** Kernel modules (.ko, uncompressed) to insmod before the suites. */
+  /** Kernel modules (.ko, uncompressed) to insmod before the executor starts. */
   modules: string[];
 }
 
+/** The executor and the static helpers, as built by npm run build. */
 function guestEntries(): CpioEntry[] {
-  if (!existsSync(join(guestTree, 'runner.js'))) {
-    throw new HarnessError(`${guestTree} is missing: run npm run build`);
-  }
-  const entries: CpioEntry[] = [];
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir).sort()) {
-      const src = join(dir, name);
-      const dest = join('/omx', relative(guestTree, src));
-      if (statSync(src).isDirectory()) {
-        entries.push({ kind: 'dir', path: dest, mode: 0o755 });
-        walk(src);
-      } else {
-        entries.push({ kind: 'file', path: dest, source: src, mode: statSync(src).mode & 0o777 });
-      }
-    }
-  };
-  walk(guestTree);
-  const extra = extraSuitesDir();
-  if (extra) {
-    entries.push({ kind: 'dir', path: '/omx/suites', mode: 0o755 });
-    for (const f of readdirSync(extra).filter((n) => n.endsWith('.js')).sort()) {
-      entries.push({ kind: 'file', path: `/omx/suites/${f}`, source: join(extra, f), mode: 0o644 });
-    }
+  const executor = join(guestTree, 'executor');
+  if (!existsSync(executor)) throw new HarnessError(`${executor} is missing: run npm run build`);
+  const entries: CpioEntry[] = [
+    { kind: 'file', path: '/omx/executor', source: executor, mode: 0o755 },
+    { kind: 'dir', path: '/omx/helpers', mode: 0o755 },
+  ];
+  for (const name of readdirSync(join(guestTree, 'helpers')).sort()) {
+    entries.push({ kind: 'file', path: `/omx/helpers/${name}`, source: join(guestTree, 'helpers', name), mode: 0o755 });
   }
   return entries;
 }
@@ -234,7 +166,6 @@ export function writeRunArchive(path: string, input: RunArchiveInput): void {
   const w = new CpioWriter(path);
   w.add({ kind: 'data', path: '/init', mode: 0o755, data: Buffer.from(INIT_SCRIPT) });
   for (const e of guestEntries()) w.add(e);
-  w.add({ kind: 'data', path: '/omx/run.json', mode: 0o644, data: Buffer.from(JSON.stringify(input.runConfig)) });
   w.add({ kind: 'dir', path: '/omx/modules', mode: 0o755 });
   input.modules.forEach((m, i) => {
     w.add({ kind: 'file', path: `/omx/modules/${String(i).padStart(2, '0')}-${m.split('/').pop()}`, source: m, mode: 0o644 });

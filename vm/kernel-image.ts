@@ -12,7 +12,8 @@ export interface KernelImageInfo {
   version?: string;
 }
 
-export class BadInputError extends Error {}
+import { BadInputError } from './errors.js';
+export { BadInputError };
 
 function readAt(fd: number, pos: number, len: number): Buffer {
   const b = Buffer.alloc(len);

@@ -4,7 +4,7 @@
 // suite kills and by which cases. A survivor is a gap in the suite.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { orderSuites } from '../fixtures/suites.js';
+import { orderSuites } from '../suites/index.js';
 import { buildKernel, type Series } from './kernel/build.js';
 import { BadInputError } from './kernel-image.js';
 import { projectRoot } from './paths.js';

@@ -1,6 +1,7 @@
 // pack: one archive a lab copies to a device and runs with the device's own
-// node (like `make kselftest-install` + run_kselftest.sh): the runner, the
-// bundled suites, the static helpers and koffi's native module. The stream it
+// node (like `make kselftest-install` + run_kselftest.sh): the ffi runner
+// bundled with tap and the suites, the executor and static helpers, and
+// koffi's native module. The stream it
 // prints is turned into a run folder on any host with `ingest`.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
@@ -21,7 +22,7 @@ if [ "$1" = "--expect" ] && [ -n "$2" ]; then expect="\\"$2\\""; fi
 suites=$(sed 's/^\\[//; s/\\]$//' "$here/suites.json")
 cfg=$(mktemp)
 trap 'rm -f "$cfg"' EXIT
-printf '{"suites":[%s],"expect":[%s],"suiteTimeoutSec":45,"output":"-","freshBoot":false,"overrides":{}}' "$suites" "$expect" > "$cfg"
+printf '{"suites":[%s],"expect":[%s],"suiteTimeoutSec":45,"freshBoot":false,"overrides":{}}' "$suites" "$expect" > "$cfg"
 saved=""
 [ -e /proc/sys/fs/open_mayexec_enforce ] && saved=$(cat /proc/sys/fs/open_mayexec_enforce)
 status=0
@@ -32,11 +33,13 @@ exit $status
 `;
 
 export function pack(outPath: string): string {
-  if (!existsSync(join(guestTree, 'runner.js'))) throw new HarnessError(`${guestTree} is missing: run npm run build`);
+  const board = join(projectRoot, 'dist/board');
+  if (!existsSync(join(board, 'runner.js')) || !existsSync(join(guestTree, 'executor'))) throw new HarnessError(`${board} or ${guestTree} is missing: run npm run build`);
   const stage = mkdtempSync(join(tmpdir(), 'omx-pack-'));
   const root = join(stage, 'omayexec-conformance');
   try {
     cpSync(guestTree, root, { recursive: true });
+    cpSync(board, root, { recursive: true });
     const nm = join(projectRoot, 'node_modules');
     const skip = new Set(['doc', 'vendor', 'CHANGELOG.md', 'cnoke.cjs', 'musl_x64', 'index.d.ts']);
     const filter = (src: string) => !skip.has(src.split('/').pop()!);

@@ -36,8 +36,8 @@ export interface SuiteResult {
 export interface ParsedRun {
   start?: Extract<RunnerEvent, { event: 'start' }>;
   end?: Extract<RunnerEvent, { event: 'end' }>;
-  /** When the (first) suite host had loaded node, tap and the suites. */
-  hostReady?: Extract<RunnerEvent, { event: 'host-ready' }>;
+  /** Executors that died and were replaced during the run. */
+  executorRestarts?: Extract<RunnerEvent, { event: 'executor-restart' }>[];
   profiles: ProbeResult[];
   suites: SuiteResult[];
   stderr: { suite: string; line: string }[];
@@ -210,7 +210,7 @@ function closeSuite(s: OpenSuite, end: Extract<RunnerEvent, { event: 'suite-end'
 
 /** Parse the results stream (lines of the runner's output). */
 export function parseRunnerOutput(lines: string[]): ParsedRun {
-  const run: ParsedRun = { profiles: [], suites: [], stderr: [], kernelSigns: [] };
+  const run: ParsedRun = { profiles: [], suites: [], stderr: [], kernelSigns: [], executorRestarts: [] };
   let open: OpenSuite | null = null;
   lines.forEach((raw, lineNo) => {
     const line = raw.replace(/\r$/, '');
@@ -247,8 +247,8 @@ export function parseRunnerOutput(lines: string[]): ParsedRun {
       case 'end':
         run.end = e;
         break;
-      case 'host-ready':
-        run.hostReady ??= e;
+      case 'executor-restart':
+        (run.executorRestarts ??= []).push(e);
         break;
       case 'kernel-sign':
         run.kernelSigns!.push({ suite: e.suite, kind: e.kind, line: e.line, lineNo });

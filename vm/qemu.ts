@@ -1,8 +1,11 @@
 // Launch one QEMU guest and watch it: console (ttyS0) streamed live to
-// console.log and scanned for crashes; results channel (ttyS1) streamed to a
-// file and followed; boot and whole-run timeouts kill the guest.
+// console.log and scanned for crashes; the executor's channel offered twice
+// (a virtio-serial port and ttyS1, QEMU pipe chardevs on FIFOs in the run
+// folder: the guest uses the first it has); boot and whole-run timeouts
+// kill the guest.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { FifoChannel } from './fifo-channel.js';
 import { join } from 'node:path';
 import { cacheRoot } from './paths.js';
 import { HarnessError } from './initramfs.js';
@@ -78,11 +81,13 @@ export interface QemuOptions {
   arch: KernelArch;
   accel: 'kvm' | 'tcg';
   consoleLog: string;
-  resultsFile: string;
+  /** Folder for the channel FIFOs (the run folder). */
+  channelDir: string;
   memoryMB?: number;
   bootTimeoutSec: number;
   runTimeoutSec: number;
-  onResultLine?: (line: string) => void;
+  /** How many results lines the runner has written so far (places console signs in the stream). */
+  resultLineCount: () => number;
   onConsoleLine?: (line: string) => void;
   /** Extra QEMU arguments (tests use them to provoke failures). */
   extraArgs?: string[];
@@ -127,7 +132,11 @@ export function qemuArgs(o: QemuOptions, accel: 'kvm' | 'tcg'): string[] {
     '-display', 'none', '-monitor', 'none', '-nodefaults', '-no-user-config',
     '-no-reboot',
     '-serial', 'stdio',
-    '-serial', `file:${o.resultsFile}`,
+    // ttyS1: the executor's channel on kernels without virtio-serial
+    '-chardev', `pipe,id=omxser,path=${join(o.channelDir, 'ser1')}`, '-serial', 'chardev:omxser',
+    '-device', 'virtio-serial-pci,id=omxvs',
+    '-chardev', `pipe,id=omxrpc,path=${join(o.channelDir, 'rpc')}`,
+    '-device', 'virtserialport,bus=omxvs.0,chardev=omxrpc,name=omx.rpc',
     '-kernel', o.kernel,
     '-initrd', o.initrd,
     '-append', o.append,
@@ -136,57 +145,31 @@ export function qemuArgs(o: QemuOptions, accel: 'kvm' | 'tcg'): string[] {
   return [...args, ...(o.extraArgs ?? [])];
 }
 
-/** Follows a growing file, line by line. */
-class FileFollower {
-  private offset = 0;
-  private pending = '';
-  lines = 0;
-  constructor(private readonly path: string, private readonly onLine: (l: string) => void) {}
-  poll(): void {
-    if (!existsSync(this.path)) return;
-    const fd = openSync(this.path, 'r');
-    try {
-      const buf = Buffer.alloc(1 << 16);
-      for (;;) {
-        const n = readSync(fd, buf, 0, buf.length, this.offset);
-        if (n <= 0) break;
-        this.offset += n;
-        this.pending += buf.toString('utf8', 0, n);
-      }
-    } finally {
-      closeSync(fd);
-    }
-    const parts = this.pending.split('\n');
-    this.pending = parts.pop() ?? '';
-    for (const p of parts) {
-      this.lines++;
-      this.onLine(p.replace(/\r$/, ''));
-    }
-  }
-  flush(): void {
-    this.poll();
-    if (this.pending) {
-      this.lines++;
-      this.onLine(this.pending.replace(/\r$/, ''));
-      this.pending = '';
-    }
-  }
+export interface RunningQemu {
+  /** The executor channels offered to the guest: virtio-serial port, then ttyS1. */
+  channels: FifoChannel[];
+  /** Resolves when QEMU has exited (all channels closed by then). */
+  exited: Promise<QemuOutcome>;
+  /** Mark the executor ready: the boot timeout no longer applies. */
+  booted(): void;
+  kill(why: NonNullable<QemuOutcome['killedFor']>): void;
 }
 
-export function runQemu(o: QemuOptions): Promise<QemuOutcome> {
+/** Start QEMU; the caller talks to the executor over `channels`, then awaits `exited`. */
+export function startQemu(o: QemuOptions): RunningQemu {
   const bin = findQemu(o.arch);
   const accel = o.accel;
   const argv = qemuArgs(o, accel);
-  writeFileSync(o.resultsFile, '');
+  const channels = [new FifoChannel('virtio-serial', join(o.channelDir, 'rpc')), new FifoChannel('ttyS1', join(o.channelDir, 'ser1'))];
   const consoleOut = createWriteStream(o.consoleLog);
   const t0 = performance.now();
   const since = () => Math.round(performance.now() - t0);
   const outcome: QemuOutcome = { exitCode: null, signal: null, killedFor: null, signs: [], accel, timings: { exited: 0 }, argv };
-  const results = new FileFollower(o.resultsFile, (l) => o.onResultLine?.(l));
   const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let booted = false;
 
   const kill = (why: NonNullable<QemuOutcome['killedFor']>) => {
-    if (outcome.killedFor) return;
+    if (outcome.killedFor || child.exitCode !== null || child.signalCode !== null) return;
     outcome.killedFor = why;
     child.kill('SIGKILL');
   };
@@ -199,8 +182,7 @@ export function runQemu(o: QemuOptions): Promise<QemuOutcome> {
     }
     const sign = scanConsoleLine(line);
     if (sign) {
-      results.poll();
-      outcome.signs.push({ ...sign, resultLines: results.lines });
+      outcome.signs.push({ ...sign, resultLines: o.resultLineCount() });
       // The kernel reboots on panic (panic=-1, -no-reboot ends QEMU); an oops
       // may leave it running: give it a moment to print the trace, then stop it.
       if (isFatal(sign.kind)) setTimeout(() => kill('crash'), 2000).unref();
@@ -220,23 +202,26 @@ export function runQemu(o: QemuOptions): Promise<QemuOutcome> {
     stderr += c.toString();
     consoleOut.write(c);
   });
-  const poller = setInterval(() => results.poll(), 100);
+  // Boot: until the executor is ready (the caller says so), not only /init.
   const bootTimer = setTimeout(() => {
-    if (outcome.timings.initReached === undefined) kill('boot-timeout');
+    if (!booted) kill('boot-timeout');
   }, o.bootTimeoutSec * 1000);
   const runTimer = setTimeout(() => kill('run-timeout'), o.runTimeoutSec * 1000);
 
-  return new Promise((resolve, reject) => {
-    child.on('error', (e) => reject(new HarnessError(`could not start ${bin}: ${e.message}`)));
+  const exited = new Promise<QemuOutcome>((resolve, reject) => {
+    child.on('error', (e) => {
+      for (const c of channels) c.close(`could not start ${bin}`);
+      reject(new HarnessError(`could not start ${bin}: ${e.message}`));
+    });
     child.on('close', (code, signal) => {
-      clearInterval(poller);
       clearTimeout(bootTimer);
       clearTimeout(runTimer);
       if (pending) onConsoleLine(pending);
-      results.flush();
       outcome.exitCode = code;
       outcome.signal = signal;
       outcome.timings.exited = since();
+      const why = outcome.killedFor ? `QEMU killed (${outcome.killedFor})` : `QEMU exited (${signal ?? `code ${code}`})`;
+      for (const c of channels) c.close(why);
       if (code !== 0 && code !== null && !outcome.killedFor && outcome.timings.firstConsole === undefined) {
         consoleOut.end();
         reject(new HarnessError(`${bin} failed to start (exit ${code}): ${stderr.trim().split('\n').pop()}`));
@@ -245,4 +230,5 @@ export function runQemu(o: QemuOptions): Promise<QemuOutcome> {
       consoleOut.end(() => resolve(outcome));
     });
   });
+  return { channels, exited, kill, booted: () => void (booted = true) };
 }

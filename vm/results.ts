@@ -2,6 +2,7 @@
 // junit.xml; console.log is written live by the launcher. results/latest
 // points at the newest run.
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { ProbeResult } from '../harness/profiles.js';
 import type { CaseResult, ParsedRun, SuiteResult } from './parse.js';
@@ -36,6 +37,8 @@ export interface RunRecord {
   overriddenExpectations: Record<string, string>;
   /** Kernel config pre-check (VM runs): where the config came from and what it lacks. */
   configCheck?: { source: string; fatal: string[]; suiteLevel: { option: string; suites: string | string[] }[] } | null;
+  /** VM runs: the executor's channel (virtio-serial or ttyS1), null when none came up. */
+  channel?: string | null;
 }
 
 export function newRunId(): string {
@@ -48,6 +51,28 @@ export function runDir(runId: string): string {
   const dir = join(resultsRoot(), runId);
   mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/**
+ * A new run folder, created exclusively: two runs never share one. Pids
+ * repeat across pid namespaces (containers sharing a results volume), so a
+ * taken name gets a random suffix instead of being reused.
+ */
+export function createRunDir(): { runId: string; dir: string } {
+  const root = resultsRoot();
+  mkdirSync(root, { recursive: true });
+  const base = newRunId();
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const runId = attempt === 0 ? base : `${base}-${randomBytes(3).toString('hex')}`;
+    const dir = join(root, runId);
+    try {
+      mkdirSync(dir); // EEXIST when another run took the name
+      return { runId, dir };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  throw new Error(`could not create a new run folder under ${root}`);
 }
 
 export function totalsOf(cases: { status: string }[]): RunRecord['totals'] {

@@ -5,16 +5,21 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { release as hostRelease } from 'node:os';
+import { isFatal } from '../harness/kernel-signs.js';
 import type { RunConfig } from '../harness/protocol.js';
+import { SUITE_IDS } from '../suites/index.js';
+import { finishRun } from './finish-run.js';
+import { forEachLine } from './lines.js';
+import { runGuestSession } from './guest-session.js';
 import { cachedInitrd, ensureBaseArchive, writeRunArchive } from './initramfs.js';
 import { BadInputError, inspectKernel } from './kernel-image.js';
 import type { CiOutputOptions } from './kcidb.js';
 import { checkConfig, findKernelConfig, type ConfigReport } from './kconfig-check.js';
-import { parseRunnerOutput, type CaseResult, type ParsedRun } from './parse.js';
-import { extraSuitesDir, guestTree } from './paths.js';
-import { assertBootableArch, chooseAccel, findQemu, runQemu, type QemuOutcome } from './qemu.js';
-import { newRunId, runDir, totalsOf, writeRunFolder, type KernelIdentity, type RunRecord } from './results.js';
-import { attributeWarnings, decideVerdict, type GuestFate } from './verdict.js';
+import { parseRunnerOutput } from './parse.js';
+import { extraSuitesDir, projectRoot } from './paths.js';
+import { assertBootableArch, chooseAccel, findQemu, startQemu } from './qemu.js';
+import { createRunDir, type KernelIdentity, type RunRecord } from './results.js';
+import type { GuestFate } from './verdict.js';
 import { Progress } from './progress.js';
 import { restoreSysctls, saveSysctls } from './sysctl-guard.js';
 
@@ -44,12 +49,12 @@ export interface RunOutcome {
   dir: string;
 }
 
-/** Suites in the suite host's bundle (written by npm run build). */
+/** Suites of the registry (suites/index.ts). */
 export function bundledSuites(): string[] {
-  const manifest = join(guestTree, 'suites.json');
-  return existsSync(manifest) ? (JSON.parse(readFileSync(manifest, 'utf8')) as string[]) : [];
+  return [...SUITE_IDS];
 }
 
+/** Registry suites plus the project's crafted test suites (OMAYEXEC_EXTRA_SUITES). */
 export function availableSuites(): string[] {
   const extra = extraSuitesDir();
   const extraIds = extra && existsSync(extra) ? readdirSync(extra).filter((f) => f.endsWith('.js')).map((f) => basename(f, '.js')) : [];
@@ -60,55 +65,8 @@ function sha256(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
-/**
- * --expect PROFILE is checked by the host too, as a pseudo-suite "profiles":
- * a required profile the probe found absent fails the run even when none of
- * its suites was selected.
- */
-export function addRequiredProfiles(run: ParsedRun, expect: string[]): void {
-  if (!expect.length || !run.start) return;
-  const cases: CaseResult[] = expect.map((name) => {
-    const p = run.profiles.find((x) => x.name === name);
-    const actual = p ? (p.supported ? 'supported' : p.evidence) : 'not probed';
-    const ok = p?.supported === true;
-    return { id: `profile ${name} required (--expect) -> supported`, suite: 'profiles', status: ok ? 'pass' : 'fail', expected: 'supported', actual, line: -1 };
-  });
-  const failed = cases.some((c) => c.status === 'fail');
-  run.suites.unshift({ id: 'profiles', status: failed ? 'fail' : 'pass', exit: 0, signal: null, seconds: 0, tap: [], cases });
-}
-
-function buildRecord(
-  runId: string, run: ParsedRun, fate: GuestFate, o: RunOptions, kernel: KernelIdentity,
-  timings: Record<string, number | null>, qemu?: QemuOutcome,
-): RunRecord {
-  attributeWarnings(run, fate);
-  addRequiredProfiles(run, o.expect);
-  const v = decideVerdict(run, fate);
-  const cases = run.suites.flatMap((s) => s.cases).map(({ line: _line, ...c }) => c);
-  return {
-    runId,
-    verdict: v.verdict,
-    exitCode: v.exitCode,
-    why: v.why,
-    mode: o.direct ? 'direct' : 'vm',
-    kernel: { ...kernel, release: run.start?.kernel ?? kernel.release },
-    expect: o.expect,
-    profiles: run.profiles.map((p) => ({ ...p, required: o.expect.includes(p.name) })),
-    totals: totalsOf(cases),
-    suites: run.suites.map(({ tap: _tap, cases: _cases, ...s }) => s),
-    cases,
-    timings,
-    qemu: qemu && { accel: qemu.accel, argv: qemu.argv, exitCode: qemu.exitCode, signal: qemu.signal, killedFor: qemu.killedFor },
-    consoleSigns: fate.signs.map((s) => ({ kind: s.kind, line: s.line })),
-    overriddenExpectations: o.overrides ?? {},
-  };
-}
-
-function runConfig(o: RunOptions, output: string, suiteTimeoutSec: number): RunConfig {
-  // OMAYEXEC_HOST_NODE_FLAGS: V8/node flags for the suite host, for measuring
-  // their effect under emulation (npm run bench); empty by default.
-  const hostNodeFlags = (process.env.OMAYEXEC_HOST_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-  return { suites: o.suites, expect: o.expect, suiteTimeoutSec, output, freshBoot: !o.direct, overrides: o.overrides ?? {}, hostNodeFlags };
+function runConfig(o: RunOptions, suiteTimeoutSec: number): RunConfig {
+  return { suites: o.suites, expect: o.expect, suiteTimeoutSec, freshBoot: !o.direct, overrides: o.overrides ?? {} };
 }
 
 export class MissingConfigError extends BadInputError {}
@@ -145,86 +103,92 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   const suiteTimeoutSec = o.suiteTimeoutSec ?? 45 * scale;
   const bootTimeoutSec = o.bootTimeoutSec ?? 30 * scale;
   const runTimeoutSec = o.runTimeoutSec ?? bootTimeoutSec + suiteTimeoutSec * o.suites.length + 30;
-  const runId = newRunId();
-  const dir = runDir(runId);
+  const { runId, dir } = createRunDir();
   const t0 = performance.now();
   o.progress.phase(`initramfs: base archive`);
   const base = ensureBaseArchive((l) => o.progress.info(l));
   const runArchive = join(dir, 'run.cpio');
-  writeRunArchive(runArchive, { runConfig: runConfig(o, '/dev/ttyS1', suiteTimeoutSec), modules: o.modules ?? [] });
-  const { path: initrd } = cachedInitrd(base, runArchive);
-  const tAssembled = performance.now();
-  o.progress.phase(`booting ${basename(kernelPath)} (${kvm ? 'KVM' : 'software emulation'})`);
-  const lines: string[] = [];
-  let outcome: QemuOutcome;
+  let initrd: string;
   try {
-    outcome = await runQemu({
-      kernel: kernelPath,
-      initrd,
-      arch: info.arch,
-      accel,
-      append: `console=ttyS0 panic=-1 quiet ${o.appendExtra ?? ''}`.trim(),
-      consoleLog: join(dir, 'console.log'),
-      resultsFile: join(dir, 'results.raw'),
-      bootTimeoutSec,
-      runTimeoutSec,
-      extraArgs: o.qemuExtraArgs,
-      onResultLine: (l) => {
-        lines.push(l);
-        o.progress.resultLine(l);
-      },
-      onConsoleLine: (l) => o.progress.consoleLine(l),
-    });
+    writeRunArchive(runArchive, { modules: o.modules ?? [] });
+    initrd = cachedInitrd(base, runArchive).path;
   } finally {
     rmSync(runArchive, { force: true });
   }
+  const tAssembled = performance.now();
+  o.progress.phase(`booting ${basename(kernelPath)} (${kvm ? 'KVM' : 'software emulation'})`);
+  const lines: string[] = [];
+  const q = startQemu({
+    kernel: kernelPath,
+    initrd,
+    arch: info.arch,
+    accel,
+    append: `console=ttyS0 panic=-1 quiet ${o.appendExtra ?? ''}`.trim(),
+    consoleLog: join(dir, 'console.log'),
+    channelDir: dir,
+    bootTimeoutSec,
+    runTimeoutSec,
+    extraArgs: o.qemuExtraArgs,
+    resultLineCount: () => lines.length,
+    onConsoleLine: (l) => o.progress.consoleLine(l),
+  });
+  const session = await runGuestSession(q, runConfig(o, suiteTimeoutSec), (l) => {
+    lines.push(l);
+    o.progress.resultLine(l);
+  }, bootTimeoutSec, t0);
+  // The guest powers off after the sentinel; if it did not get that far the
+  // run timeout (or a crash) ends QEMU.
+  if (session.error) q.kill('crash');
+  const outcome = await q.exited;
   const run = parseRunnerOutput(lines);
+  // A session that broke with the guest alive had QEMU stopped above: that
+  // kill is ours, not a sign of a kernel crash.
   const fate: GuestFate = {
-    killedFor: outcome.killedFor,
+    killedFor: outcome.killedFor === 'crash' && session.error && !outcome.signs.some((x) => isFatal(x.kind)) ? null : outcome.killedFor,
     initReached: outcome.timings.initReached !== undefined,
     signs: outcome.signs,
     qemuSignal: outcome.killedFor ? null : outcome.signal,
   };
-  const ms = (v: number | undefined) => (v === undefined ? null : v / 1000);
-  const assemble = (tAssembled - t0) / 1000;
-  const suitesSec = run.suites.reduce((a, s) => a + (s.seconds ?? 0), 0);
+  const ms = (v: number | undefined | null) => (v === undefined || v === null ? null : v / 1000);
   const timings = {
-    initramfs: assemble,
+    initramfs: (tAssembled - t0) / 1000,
     baseArchiveBuilt: base.built ? base.seconds : 0,
     qemuToConsole: ms(outcome.timings.firstConsole),
     qemuToInit: ms(outcome.timings.initReached),
     guestUptimeAtInit: outcome.timings.initUptime ?? null,
+    qemuToExecutorReady: session.readyAtMs === null ? null : (session.readyAtMs - (tAssembled - t0)) / 1000,
     guestUptimeAtRunner: run.start?.uptime ?? null,
-    guestUptimeAtHostReady: run.hostReady?.uptime ?? null,
-    hostLoadSeconds: run.hostReady?.loadSeconds ?? null,
     guestUptimeAtEnd: run.end?.uptime ?? null,
-    suites: suitesSec,
+    suites: run.suites.reduce((a, s) => a + (s.seconds ?? 0), 0),
+    roundTrips: session.roundTrips,
+    microsPerRoundTrip: session.microsPerRoundTrip,
+    maxBatch: session.batchSizes.length ? Math.max(...session.batchSizes) : null,
     qemuTotal: outcome.timings.exited / 1000,
     total: (performance.now() - t0) / 1000,
   };
   const kernel: KernelIdentity = { path: kernelPath, sha256: sha256(kernelPath), release: info.version?.split(' ')[0] ?? null, source: o.kernelSource };
-  const record = buildRecord(runId, run, fate, o, kernel, timings, outcome);
-  record.configCheck = configReport && {
+  const configCheck = configReport && {
     source: configReport.source,
     fatal: configReport.fatal.map((n) => n.option),
     suiteLevel: configReport.suiteLevel.map((n) => ({ option: n.option, suites: n.affects })),
   };
-  writeRunFolder(dir, run, record, o.ci);
-  writeFileSync(join(dir, 'results.raw'), lines.join('\n') + '\n');
-  return { record, dir };
+  return finishRun({
+    runId, dir, mode: 'vm', lines, fate, expect: o.expect, overrides: o.overrides ?? {}, kernel, timings, qemu: outcome,
+    configCheck, channel: session.channel, sessionError: session.error, ci: o.ci,
+  });
 }
 
-/** Direct mode: the runner on this machine's kernel, in a private mount namespace. */
+/** Direct mode: the runner on this machine's kernel (ffi target), in a private mount namespace. */
 export async function runDirect(o: RunOptions): Promise<RunOutcome> {
-  const runId = newRunId();
-  const dir = runDir(runId);
+  const { runId, dir } = createRunDir();
   const t0 = performance.now();
   const cfgPath = join(dir, 'run.json');
-  writeFileSync(cfgPath, JSON.stringify(runConfig(o, '-', o.suiteTimeoutSec ?? 45)));
+  writeFileSync(cfgPath, JSON.stringify(runConfig(o, o.suiteTimeoutSec ?? 45)));
   const saved = saveSysctls();
   const lines: string[] = [];
   let interrupted: string | null = null;
-  const child = spawn('unshare', ['--mount', '--propagation', 'private', process.execPath, join(guestTree, 'runner.js'), cfgPath], {
+  const runner = join(projectRoot, 'dist/harness/direct-runner.js');
+  const child = spawn('unshare', ['--mount', '--propagation', 'private', process.execPath, runner, cfgPath], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   // The parent outlives the child whatever happens to it (even SIGKILL), and
@@ -235,50 +199,35 @@ export async function runDirect(o: RunOptions): Promise<RunOutcome> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  let pending = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (c: string) => {
-    pending += c;
-    const parts = pending.split('\n');
-    pending = parts.pop() ?? '';
-    for (const p of parts) {
-      lines.push(p);
-      o.progress.resultLine(p);
-    }
+  const status = await new Promise<number | null>((resolve) => {
+    forEachLine(child.stdout, (l) => {
+      lines.push(l);
+      o.progress.resultLine(l);
+    });
+    child.on('close', (code) => resolve(code));
   });
-  const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  if (pending) lines.push(pending);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   const restored = restoreSysctls(saved);
-  const run = parseRunnerOutput(lines);
+  rmSync(cfgPath, { force: true });
   const fate: GuestFate = { killedFor: null, initReached: true, signs: [] };
+  const run = parseRunnerOutput(lines);
   const timings = { suites: run.suites.reduce((a, s) => a + (s.seconds ?? 0), 0), total: (performance.now() - t0) / 1000, runnerExit: status };
   const kernel: KernelIdentity = { path: null, sha256: null, release: hostRelease(), source: 'direct (running kernel)' };
-  const record = buildRecord(runId, run, fate, o, kernel, timings);
-  if (interrupted) {
-    record.verdict = 'error';
-    record.exitCode = 6;
-    record.why = `interrupted by ${interrupted}; sysctls restored: ${restored.join(', ') || 'none changed'}`;
-  }
-  writeFileSync(join(dir, 'results.raw'), lines.join('\n') + '\n');
-  writeRunFolder(dir, run, record, o.ci);
-  return { record, dir };
+  return finishRun({
+    runId, dir, mode: 'direct', lines, fate, expect: o.expect, overrides: o.overrides ?? {}, kernel, timings, ci: o.ci,
+    interrupted: interrupted && `${interrupted}; sysctls restored: ${restored.join(', ') || 'none changed'}`,
+  });
 }
 
 /** A stream printed by a packed bundle on some device, turned into a run folder. */
 export function ingest(file: string): RunOutcome {
   if (!existsSync(file)) throw new BadInputError(`no such file: ${file}`);
-  const lines = readFileSync(file, 'utf8').split('\n');
+  const lines = readFileSync(file, 'utf8').replace(/\n$/, '').split('\n');
   const run = parseRunnerOutput(lines);
-  const runId = newRunId();
-  const dir = runDir(runId);
+  const { runId, dir } = createRunDir();
   const fate: GuestFate = { killedFor: null, initReached: true, signs: [] };
-  const expect = run.start?.expect ?? [];
-  const o = { suites: run.suites.map((s) => s.id), expect, kernelSource: `ingested ${file}`, direct: true, progress: new Progress('quiet') };
   const kernel: KernelIdentity = { path: null, sha256: null, release: run.start?.kernel ?? null, source: `bundle stream ${file}` };
-  const record = buildRecord(runId, run, fate, o, kernel, { suites: run.suites.reduce((a, s) => a + (s.seconds ?? 0), 0) });
-  writeFileSync(join(dir, 'results.raw'), lines.join('\n'));
-  writeRunFolder(dir, run, record);
-  return { record, dir };
+  const timings = { suites: run.suites.reduce((a, s) => a + (s.seconds ?? 0), 0) };
+  return finishRun({ runId, dir, mode: 'direct', lines, fate, expect: run.start?.expect ?? [], overrides: {}, kernel, timings });
 }

@@ -1,20 +1,21 @@
 // Suite exec: the errno rules of execve/execveat on non-regular files and
 // noexec mounts (SPEC.md §4). Each exec runs in a child of the exec-probe
 // helper, so an exec the kernel wrongly allows replaces that child, never
-// this suite. Rows sharing a mount kind and mode share one work mount and one
-// helper process.
+// the executor. Rows sharing a mount kind and mode share one work mount and
+// one helper process.
+import { AF_UNIX, AT, SOCK_STREAM } from '../../harness/abi.js';
+import { calls } from '../../harness/calls.js';
 import { EXEC_ROWS, execCaseName, type ExecRow } from '../../fixtures/exec.js';
-import { suiteGate } from '../../fixtures/suites.js';
 import { runExecProbes } from '../../harness/helpers.js';
-import { expectOutcome, gate, reportMetrics } from '../../harness/suite.js';
-import * as sys from '../../harness/sys.js';
+import { defineSuite } from '../../harness/suite.js';
+import type { Target } from '../../harness/target.js';
 import { withWorkMount, type WorkMount } from '../../harness/workmount.js';
 
 /** The socket row's fd becomes fd 3 of the helper (and of its children). */
 const SOCKET_FD_IN_HELPER = '3';
 
 function probeFor(row: ExecRow, m: WorkMount): string[] {
-  if (row.object === 'socket-fd') return ['execveat', SOCKET_FD_IN_HELPER, '', String(sys.AT.EMPTY_PATH)];
+  if (row.object === 'socket-fd') return ['execveat', SOCKET_FD_IN_HELPER, '', String(AT.EMPTY_PATH)];
   const path = m.paths[row.object];
   switch (row.via) {
     case 'execve':
@@ -22,42 +23,49 @@ function probeFor(row: ExecRow, m: WorkMount): string[] {
     case 'execveat':
       return ['execveat', 'cwd', path, '0'];
     case 'execveat(AT_SYMLINK_NOFOLLOW)':
-      return ['execveat', 'cwd', path, String(sys.AT.SYMLINK_NOFOLLOW)];
+      return ['execveat', 'cwd', path, String(AT.SYMLINK_NOFOLLOW)];
     case 'execveat(AT_EMPTY_PATH)':
       throw new Error('AT_EMPTY_PATH rows take a socket fd');
   }
 }
 
-function runGroup(rows: ExecRow[], m: WorkMount): string[] {
-  const s = sys.socket(sys.AF_UNIX, sys.SOCK_STREAM);
-  if (!s.ok) throw new Error(`socket(AF_UNIX) failed: ${s.errno}`);
+async function runGroup(target: Target, rows: ExecRow[], m: WorkMount): Promise<string[]> {
+  const s = await target.must('socket(AF_UNIX)', calls.socket(AF_UNIX, SOCK_STREAM));
   try {
-    return runExecProbes(rows.map((r) => probeFor(r, m)), [s.ret]);
+    return await runExecProbes(target, rows.map((r) => probeFor(r, m)), [s.ret]);
   } finally {
-    sys.close(s.ret);
+    await target.run(calls.close(s.ret));
   }
 }
 
-if (gate(suiteGate('exec'))) {
-  const groups = new Map<string, ExecRow[]>();
-  for (const row of EXEC_ROWS) {
-    const key = `${row.mount}:${row.mode}`;
-    groups.set(key, [...(groups.get(key) ?? []), row]);
-  }
-  const actual = new Map<ExecRow, string>();
-  let probeMs = 0;
-  for (const rows of groups.values()) {
-    const { mount, mode } = rows[0]!;
-    const outcomes = withWorkMount({ noexec: mount === 'noexec', mode }, (m) => {
-      const t0 = performance.now();
-      const o = runGroup(rows, m);
-      probeMs += performance.now() - t0;
-      return o;
-    });
-    rows.forEach((r, i) => actual.set(r, outcomes[i]!));
-  }
-  // Report in table order.
-  for (const row of EXEC_ROWS) expectOutcome(execCaseName(row), actual.get(row)!, row.expected);
-  // One helper process per group, one fork + exec per probe.
-  reportMetrics({ probes: EXEC_ROWS.length, helperRuns: groups.size, microsPerProbe: Math.round((probeMs * 1000) / EXEC_ROWS.length) });
-}
+export default defineSuite(import.meta.url, {
+  id: 'exec',
+  profile: 'exec-cleanups',
+  needsRoot: true,
+  async run(ctx) {
+    const target = ctx.target;
+    const fdsBefore = await target.openFdCount();
+    const groups = new Map<string, ExecRow[]>();
+    for (const row of EXEC_ROWS) {
+      const key = `${row.mount}:${row.mode}`;
+      groups.set(key, [...(groups.get(key) ?? []), row]);
+    }
+    const actual = new Map<ExecRow, string>();
+    let probeMs = 0;
+    for (const rows of groups.values()) {
+      const { mount, mode } = rows[0]!;
+      const outcomes = await withWorkMount(target, { noexec: mount === 'noexec', mode }, async (m) => {
+        const t0 = performance.now();
+        const o = await runGroup(target, rows, m);
+        probeMs += performance.now() - t0;
+        return o;
+      });
+      rows.forEach((r, i) => actual.set(r, outcomes[i]!));
+    }
+    // Report in table order.
+    for (const row of EXEC_ROWS) ctx.expectOutcome(execCaseName(row), actual.get(row)!, row.expected);
+    await ctx.expectNoFdLeak('exec', fdsBefore);
+    // One helper process per group, one fork + exec per probe.
+    ctx.reportMetrics({ probes: EXEC_ROWS.length, helperRuns: groups.size, microsPerProbe: Math.round((probeMs * 1000) / EXEC_ROWS.length) });
+  },
+});

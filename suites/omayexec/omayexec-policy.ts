@@ -1,52 +1,86 @@
 // Suite omayexec-policy: the upstream v7 selftest's 16 policy cases, every
 // open of every object, as one TAP line each (SPEC.md §2.3, §2.4, §2.6).
-import { policyCaseName, policyCases, VARIANTS, type PolicyCase } from '../../fixtures/omayexec-policy.js';
-import { selftestFlags, tryOpen } from '../../harness/opener.js';
-import { expectOutcome, gate, openFdCount, reportMetrics, skipCase } from '../../harness/suite.js';
-import { suiteGate } from '../../fixtures/suites.js';
-import { withSysctl } from '../../harness/sysctl.js';
-import * as sys from '../../harness/sys.js';
-import { loopDriverPresent, NO_LOOP_REASON, OBJECT_TYPES, withWorkMount } from '../../harness/workmount.js';
+// One batch per variant x sysctl value: the sysctl write, the opens with the
+// DAC capabilities, the capability drop (verified with capget), the opens
+// without them, the restore: one round trip to an executor.
+import { CAP, capBit } from '../../harness/abi.js';
+import { calls, decodeCapData, type CapSets } from '../../harness/calls.js';
+import type { Call } from '../../harness/executor-protocol.js';
+import { policyCaseName, policyCases, SYSCTL_VALUES, VARIANTS, type CapState, type PolicyCase } from '../../fixtures/omayexec-policy.js';
+import { openCall, selftestFlags } from '../../harness/opener.js';
+import { defineSuite, type SuiteContext } from '../../harness/suite.js';
+import { readSysctl, sysctlWriteCalls } from '../../harness/sysctl.js';
+import { openOutcome, TargetError, type SysResult } from '../../harness/target.js';
+import { loopDriverPresent, NO_LOOP_REASON, OBJECT_TYPES, withWorkMount, type WorkMount } from '../../harness/workmount.js';
 
-const DAC_CAPS = [sys.CAP.DAC_OVERRIDE, sys.CAP.DAC_READ_SEARCH];
+const DAC_CAPS = capBit(CAP.DAC_OVERRIDE) | capBit(CAP.DAC_READ_SEARCH);
 
-function withCapState<T>(caps: PolicyCase['caps'], fn: () => T): T {
-  return caps === 'dac' ? fn() : sys.withoutEffectiveCaps(DAC_CAPS, fn);
+/** capset to `sets`, then capget: the case runs in the state its name says, or the batch is an error. */
+function switchCaps(sets: CapSets): Call[] {
+  return [calls.capset(sets), calls.capget()];
 }
 
-if (gate(suiteGate('omayexec-policy'))) {
-  const fdsBefore = openFdCount();
-  const all = policyCases(OBJECT_TYPES);
-  let openMs = 0;
-  let opens = 0;
-  for (const v of VARIANTS) {
-    withWorkMount({ noexec: v.mount === 'noexec', mode: v.mode }, (m) => {
-      const loop = loopDriverPresent(m.paths.block);
-      for (const sysctl of [0, 1, 2, 3] as const) {
-        const cases = all.filter((c) => c.mount === v.mount && c.mode === v.mode && c.sysctl === sysctl);
-        // Outcomes are collected under the sysctl (and capability state), then
-        // reported after both are restored.
-        // One capability switch per state, not per open.
-        const openAll = (caps: PolicyCase['caps']) =>
-          withCapState(caps, () =>
-            cases
-              .filter((c) => c.caps === caps)
-              .map((c) => ({ c, actual: c.type === 'block' && !loop ? null : tryOpen(c.via, m.paths[c.type], selftestFlags(c.type === 'fifo')) })),
-          );
-        const t0 = performance.now();
-        const outcomes = withSysctl(sysctl, () => [...openAll('dac'), ...openAll('no-dac')]);
-        openMs += performance.now() - t0;
-        opens += outcomes.length;
-        const byCase = new Map(outcomes.map((o) => [o.c, o.actual]));
-        const results = cases.map((c) => ({ c, actual: byCase.get(c)! }));
-        for (const { c, actual } of results) {
-          if (actual === null) skipCase(policyCaseName(c), c.expected, NO_LOOP_REASON);
-          else expectOutcome(policyCaseName(c), actual, c.expected);
+function checkSwitch(what: string, set: SysResult, got: SysResult, want: bigint): void {
+  if (!set.ok) throw new TargetError(`capset (${what}) failed: ${set.errno}`);
+  const now = got.ok ? decodeCapData(got.outs[1]!).effective : -1n;
+  if (now !== want) throw new TargetError(`after capset (${what}) the effective set is 0x${now.toString(16)}, not 0x${want.toString(16)}`);
+}
+
+async function runGroup(ctx: SuiteContext, m: WorkMount, cases: PolicyCase[], sysctl: number, saved: string, caps: CapSets, loop: boolean): Promise<Map<PolicyCase, string | null>> {
+  const opened = (state: CapState) => cases.filter((c) => c.caps === state && (c.type !== 'block' || loop));
+  const dac = opened('dac');
+  const noDac = opened('no-dac');
+  const dropped = { ...caps, effective: caps.effective & ~DAC_CAPS };
+  const open = (c: PolicyCase) => openCall(c.via, m.paths[c.type], selftestFlags(c.type === 'fifo'));
+  const batch: Call[] = [...sysctlWriteCalls(sysctl, 0)];
+  batch.push(...dac.map(open));
+  const dropAt = batch.length;
+  batch.push(...switchCaps(dropped), ...noDac.map(open));
+  const restoreAt = batch.length;
+  batch.push(...switchCaps(caps));
+  batch.push(...sysctlWriteCalls(saved, batch.length));
+  const rs = await ctx.target.runAll(batch);
+  if (!rs[1]!.ok) throw new TargetError(`writing ${sysctl} to the sysctl failed: ${rs[0]!.errno ?? rs[1]!.errno}`);
+  checkSwitch('drop DAC capabilities', rs[dropAt]!, rs[dropAt + 1]!, dropped.effective);
+  checkSwitch('restore', rs[restoreAt]!, rs[restoreAt + 1]!, caps.effective);
+  if (!rs[rs.length - 2]!.ok) throw new TargetError(`restoring the sysctl to ${saved} failed: ${rs[rs.length - 2]!.errno}`);
+  const outcome = new Map<PolicyCase, string | null>(cases.map((c) => [c, null]));
+  dac.forEach((c, i) => outcome.set(c, openOutcome(rs[3 + i]!)));
+  noDac.forEach((c, i) => outcome.set(c, openOutcome(rs[dropAt + 2 + i]!)));
+  return outcome;
+}
+
+export default defineSuite(import.meta.url, {
+  id: 'omayexec-policy',
+  profile: 'omayexec-v7',
+  needsRoot: true,
+  async run(ctx) {
+    const target = ctx.target;
+    const fdsBefore = await target.openFdCount();
+    const all = policyCases(OBJECT_TYPES);
+    const caps = await target.capget();
+    const saved = await readSysctl(target);
+    let openMs = 0;
+    let opens = 0;
+    for (const v of VARIANTS) {
+      await withWorkMount(target, { noexec: v.mount === 'noexec', mode: v.mode }, async (m) => {
+        const loop = await loopDriverPresent(target, m.paths.block);
+        for (const sysctl of SYSCTL_VALUES) {
+          const cases = all.filter((c) => c.mount === v.mount && c.mode === v.mode && c.sysctl === sysctl);
+          const t0 = performance.now();
+          const outcome = await runGroup(ctx, m, cases, sysctl, saved, caps, loop);
+          openMs += performance.now() - t0;
+          opens += cases.length;
+          for (const c of cases) {
+            const actual = outcome.get(c);
+            if (actual === null || actual === undefined) ctx.skipCase(policyCaseName(c), c.expected, NO_LOOP_REASON);
+            else ctx.expectOutcome(policyCaseName(c), actual, c.expected);
+          }
         }
-      }
-    });
-  }
-  expectOutcome('policy no fd leaked by the suite (open fds before/after)', String(openFdCount()), String(fdsBefore));
-  // Includes the sysctl writes and capability switches around the opens.
-  reportMetrics({ opens, microsPerOpen: Math.round((openMs * 1000) / Math.max(opens, 1)) });
-}
+      });
+    }
+    await ctx.expectNoFdLeak('policy', fdsBefore);
+    // Includes the sysctl writes and capability switches around the opens.
+    ctx.reportMetrics({ opens, microsPerOpen: Math.round((openMs * 1000) / Math.max(opens, 1)) });
+  },
+});

@@ -1,0 +1,179 @@
+// The Target: everything a suite or fixture does to the kernel under test
+// goes through one of these. Two backends carry the calls out: koffi in
+// this process (direct mode, the board bundle) and the guest's executor
+// over a channel. The file operations fixtures need are built here once,
+// from the same syscalls, so both backends run exactly the same calls.
+import { AT, errnoName, O } from './abi.js';
+import { calls, decodeCapData, direntNames, utsField, type CapSets, type OpenHow } from './calls.js';
+import type { Call, CallResult, HelperReply, HelperRequest } from './executor-protocol.js';
+
+export interface SysResult {
+  ok: boolean;
+  /** Raw return value (fd, count...) when ok, -1 otherwise. */
+  ret: number;
+  /** errno name ('EACCES') when not ok. */
+  errno?: string;
+  /** OUT/INOUT buffers of the call, in argument order. */
+  outs: Buffer[];
+}
+
+export interface Backend {
+  readonly kind: 'ffi' | 'executor';
+  /** Run the calls in order, each whatever the previous ones returned. */
+  calls(batch: Call[]): Promise<CallResult[]>;
+  /** Run a static helper program: executor side paths (see helperPath). */
+  helper(req: HelperRequest): Promise<HelperReply>;
+  /** Where the helper `name` is, as the target sees it. */
+  helperPath(name: string): string;
+  /** Run `fn` in a fresh child process of the target; resolves after the child exited. */
+  withChild<T>(fn: (child: Target) => Promise<T>): Promise<T>;
+  /** Kernel release and machine as the target's uname says. */
+  identity(): Promise<{ release: string; machine: string }>;
+}
+
+export function toSysResult(r: CallResult): SysResult {
+  if (r.ret === -1) return { ok: false, ret: -1, errno: errnoName(r.errno), outs: r.outs };
+  return { ok: true, ret: r.ret, outs: r.outs };
+}
+
+/** 'fd' when an open succeeded, else its errno name. */
+export function openOutcome(r: SysResult): string {
+  return r.ok ? 'fd' : r.errno ?? 'E?';
+}
+
+export class TargetError extends Error {}
+
+let uniqueCounter = 0;
+
+export class Target {
+  constructor(readonly backend: Backend) {}
+
+  get kind(): 'ffi' | 'executor' {
+    return this.backend.kind;
+  }
+
+  async run(call: Call): Promise<SysResult> {
+    const [r] = await this.backend.calls([call]);
+    return toSysResult(r!);
+  }
+
+  async runAll(batch: Call[]): Promise<SysResult[]> {
+    if (!batch.length) return [];
+    return (await this.backend.calls(batch)).map(toSysResult);
+  }
+
+  /** Run a call that must succeed (fixture setup); its failure is an error, never a result. */
+  async must(what: string, call: Call): Promise<SysResult> {
+    const r = await this.run(call);
+    if (!r.ok) throw new TargetError(`fixture: ${what} failed: ${r.errno}`);
+    return r;
+  }
+
+  /** Every call of a batch must succeed. */
+  async mustAll(what: string, batch: Call[]): Promise<SysResult[]> {
+    const rs = await this.runAll(batch);
+    const bad = rs.findIndex((r) => !r.ok);
+    if (bad >= 0) throw new TargetError(`fixture: ${what} (call ${bad + 1} of ${batch.length}, syscall ${batch[bad]!.nr}) failed: ${rs[bad]!.errno}`);
+    return rs;
+  }
+
+  helper(req: HelperRequest): Promise<HelperReply> {
+    return this.backend.helper(req);
+  }
+
+  helperPath(name: string): string {
+    return this.backend.helperPath(name);
+  }
+
+  withChild<T>(fn: (child: Target) => Promise<T>): Promise<T> {
+    return this.backend.withChild(fn);
+  }
+
+  identity(): Promise<{ release: string; machine: string }> {
+    return this.backend.identity();
+  }
+
+  // --- file operations, from the calls above ---------------------------------
+
+  /** A name no other run or fixture uses, under `dir`. */
+  uniquePath(dir: string, prefix: string): string {
+    uniqueCounter++;
+    return `${dir}/${prefix}${process.pid.toString(36)}${Date.now().toString(36)}${uniqueCounter}${Math.random().toString(36).slice(2, 6)}`;
+  }
+
+  /** Create (or truncate) `path` with `data`, then set `mode` exactly (umask-free). */
+  async writeFile(path: string, data: Buffer | string, mode = 0o644): Promise<void> {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    const batch: Call[] = [calls.open(path, O.WRONLY | O.CREAT | O.TRUNC | O.CLOEXEC, 0o600)];
+    for (let at = 0; at < bytes.length; at += 1 << 16) batch.push(calls.write({ result: 0 }, bytes.subarray(at, at + (1 << 16))));
+    batch.push(calls.close({ result: 0 }), calls.chmod(path, mode));
+    const rs = await this.mustAll(`write ${path}`, batch);
+    const written = rs.slice(1, -2).reduce((a, r) => a + r.ret, 0);
+    if (written !== bytes.length) throw new TargetError(`fixture: write ${path}: ${written} of ${bytes.length} bytes written`);
+  }
+
+  /** Copy a file inside the target (no bytes cross the channel); returns its size. */
+  async copyFile(from: string, to: string, mode: number): Promise<number> {
+    const rs = await this.runAll([
+      calls.stat(from),
+      calls.open(from, O.RDONLY | O.CLOEXEC),
+      calls.open(to, O.WRONLY | O.CREAT | O.TRUNC | O.CLOEXEC, 0o600),
+      calls.sendfile({ result: 2 }, { result: 1 }, 1 << 30),
+      calls.close({ result: 1 }),
+      calls.close({ result: 2 }),
+      calls.chmod(to, mode),
+    ]);
+    const failed = rs.findIndex((r) => !r.ok);
+    const size = rs[0]!.ok ? Number(rs[0]!.outs[0]!.readBigInt64LE(48)) : -1;
+    if (failed >= 0 || rs[3]!.ret !== size) {
+      throw new TargetError(`fixture: copy ${from} -> ${to} failed: ${failed >= 0 ? `call ${failed + 1}: ${rs[failed]!.errno}` : `${rs[3]!.ret} of ${size} bytes`}`);
+    }
+    return size;
+  }
+
+  async readFile(path: string, max = 1 << 20): Promise<Buffer> {
+    const rs = await this.runAll([calls.open(path, O.RDONLY | O.CLOEXEC), calls.read({ result: 0 }, max), calls.close({ result: 0 })]);
+    if (!rs[0]!.ok) throw new TargetError(`read ${path}: open failed: ${rs[0]!.errno}`);
+    if (!rs[1]!.ok) throw new TargetError(`read ${path}: read failed: ${rs[1]!.errno}`);
+    return rs[1]!.outs[0]!.subarray(0, rs[1]!.ret);
+  }
+
+  /** Whether `path` exists (stat succeeds). */
+  async exists(path: string): Promise<boolean> {
+    return (await this.run(calls.stat(path))).ok;
+  }
+
+  /** st_mode, st_uid and st_gid of `path` (following symlinks), or the errno. */
+  async stat(path: string): Promise<{ mode: number; uid: number; gid: number } | { errno: string }> {
+    const r = await this.run(calls.stat(path));
+    if (!r.ok) return { errno: r.errno ?? 'E?' };
+    const b = r.outs[0]!;
+    return { mode: b.readUInt32LE(24), uid: b.readUInt32LE(28), gid: b.readUInt32LE(32) };
+  }
+
+  /** Open fds of the process that makes the calls (SPEC.md §7: a suite must not leak any). */
+  async openFdCount(): Promise<number> {
+    const rs = await this.runAll([
+      calls.open('/proc/self/fd', O.RDONLY | O.DIRECTORY | O.CLOEXEC),
+      calls.getdents64({ result: 0 }, 1 << 16),
+      calls.close({ result: 0 }),
+    ]);
+    if (!rs[0]!.ok || !rs[1]!.ok) throw new TargetError(`count fds: ${rs[0]!.errno ?? rs[1]!.errno}`);
+    const names = direntNames(rs[1]!.outs[0]!, rs[1]!.ret).filter((n) => n !== '.' && n !== '..');
+    return names.length - 1; // the directory's own fd
+  }
+
+  async capget(): Promise<CapSets> {
+    const r = await this.must('capget', calls.capget());
+    return decodeCapData(r.outs[1]!);
+  }
+
+  async uname(): Promise<{ release: string; machine: string }> {
+    const r = await this.must('uname', calls.uname());
+    return { release: utsField(r.outs[0]!, 2), machine: utsField(r.outs[0]!, 4) };
+  }
+
+  openat2(path: string, how: OpenHow): Promise<SysResult> {
+    return this.run(calls.openat2(AT.FDCWD, path, how));
+  }
+}
