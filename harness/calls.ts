@@ -39,7 +39,7 @@ export const calls = {
     nr: NR.openat, args: [int(dirfd), path(p), int(flags), int(mode)], closeResult,
   }),
   close: (fd: FdRef): Call => ({ nr: NR.close, args: [fdArg(fd)] }),
-  read: (fd: FdRef, max: number): Call => ({ nr: NR.read, args: [fdArg(fd), { out: max }, int(max)] }),
+  read: (fd: FdRef, max: number): Call => ({ nr: NR.read, args: [fdArg(fd), { outRet: max }, int(max)] }),
   write: (fd: FdRef, data: Buffer | string): Call => {
     const b = typeof data === 'string' ? Buffer.from(data) : data;
     return { nr: NR.write, args: [fdArg(fd), { in: b }, int(b.length)] };
@@ -73,7 +73,7 @@ export const calls = {
   getpid: (): Call => ({ nr: NR.getpid, args: [] }),
   kill: (pid: number | { result: number }, sig: number): Call => ({ nr: NR.kill, args: [typeof pid === 'number' ? int(pid) : pid, int(sig)] }),
   uname: (): Call => ({ nr: NR.uname, args: [{ out: 390 }] }),
-  getdents64: (fd: FdRef, size: number): Call => ({ nr: NR.getdents64, args: [fdArg(fd), { out: size }, int(size)] }),
+  getdents64: (fd: FdRef, size: number): Call => ({ nr: NR.getdents64, args: [fdArg(fd), { outRet: size }, int(size)] }),
   capget: (): Call => ({ nr: NR.capget, args: [{ inout: capHeader() }, { out: 24 }] }),
   capset: (sets: CapSets): Call => ({ nr: NR.capset, args: [{ in: capHeader() }, { in: capData(sets) }] }),
   reboot: (): Call => ({ nr: NR.reboot, args: [int(0xfee1dead), int(672274793), int(0x01234567), int(0)] }),

@@ -97,8 +97,19 @@ export class ExecutorClient {
     });
   }
 
-  /** Send one request; resolves with its reply, rejects on timeout, death, corruption or close. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Send one request once the earlier ones are answered; resolves with its
+   * reply, rejects on timeout, death, corruption or close.
+   */
   request(payload: Buffer, timeoutMs?: number): Promise<Reply> {
+    const next = this.queue.then(() => this.send(payload, timeoutMs));
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  private send(payload: Buffer, timeoutMs?: number): Promise<Reply> {
     if (this.pending) return Promise.reject(new ExecutorError('executor client: a request is already pending'));
     if (this.closedWhy) return Promise.reject(new ChannelClosedError(this.closedWhy));
     const seq = (this.seq = (this.seq % 0x7fffffff) + 1);
@@ -127,7 +138,8 @@ export class ExecutorClient {
   async killExecutor(): Promise<ReadyInfo> {
     this.failPending(new ExecutorDiedError(null, 9, 'executor killed by the host'));
     this.lastReady = null;
-    const died = await this.request(encodeSimple(REQ.KILL), KILL_ANSWER_MS);
+    // Ahead of anything queued: the queue waits on the request just failed.
+    const died = await this.send(encodeSimple(REQ.KILL), KILL_ANSWER_MS);
     if (died.type !== 'died') throw new ExecutorError(`KILL answered ${died.type}`);
     return this.ready(KILL_ANSWER_MS);
   }

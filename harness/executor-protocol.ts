@@ -17,6 +17,8 @@ export type Arg =
   /** Bytes (or a string) copied into the guest, NUL-terminated; the pointer is passed. */
   | { in: Buffer | string }
   | { out: number }
+  /** An output buffer of which only the first `ret` bytes matter (read, getdents64). */
+  | { outRet: number }
   | { inout: Buffer }
   | { strv: string[] }
   /** The return value of an earlier call of the same batch. */
@@ -211,6 +213,7 @@ function writeArg(w: Writer, a: Arg): void {
   if ('int' in a) w.u8(0).i64(a.int);
   else if ('in' in a) w.u8(1).str(a.in);
   else if ('out' in a) w.u8(2).u32(a.out);
+  else if ('outRet' in a) w.u8(6).u32(a.outRet);
   else if ('inout' in a) w.u8(3).str(a.inout);
   else if ('strv' in a) w.u8(4).strv(a.strv);
   else w.u8(5).u32(a.result);

@@ -28,12 +28,18 @@ function withNul(b: Buffer | string): Buffer {
 export function ffiCall(c: Call, earlier: CallResult[]): CallResult {
   const flat: unknown[] = [c.nr];
   const outs: Buffer[] = [];
+  const trimmed: number[] = []; // indexes in outs of OUT_RET buffers
   for (const a of c.args as Arg[]) {
     let typed: Typed;
     if ('int' in a) typed = ['long', a.int];
     else if ('in' in a) typed = ['void *', withNul(a.in)];
     else if ('out' in a) {
       const b = Buffer.alloc(a.out);
+      outs.push(b);
+      typed = ['void *', b];
+    } else if ('outRet' in a) {
+      const b = Buffer.alloc(a.outRet);
+      trimmed.push(outs.length);
       outs.push(b);
       typed = ['void *', b];
     } else if ('inout' in a) {
@@ -51,6 +57,7 @@ export function ffiCall(c: Call, earlier: CallResult[]): CallResult {
   const ret = Number(rawSyscall(...flat));
   const errno = ret === -1 ? koffi.errno() : 0;
   if (c.closeResult && ret >= 0) rawSyscall(NR_CLOSE, 'long', ret);
+  for (const i of trimmed) outs[i] = outs[i]!.subarray(0, Math.max(0, Math.min(ret, outs[i]!.length)));
   return { ret, errno, outs };
 }
 

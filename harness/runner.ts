@@ -42,6 +42,8 @@ const UNWIND_MS = 10_000;
 
 export class Runner {
   currentSuite: string | null = null;
+  /** The target's process died (or was killed) in the current suite: its later output is discarded. */
+  private silenced = false;
 
   constructor(
     private readonly target: Target,
@@ -52,6 +54,15 @@ export class Runner {
 
   event(e: RunnerEvent): void {
     this.out(encodeEvent(e));
+  }
+
+  /**
+   * The executor died, or was killed for a timeout: what the suite reports
+   * from now on (the exception its lost request raised) is not the kernel's
+   * answer. As when a test process dies, its TAP simply stops there.
+   */
+  targetDied(): void {
+    if (this.currentSuite) this.silenced = true;
   }
 
   /** Kernel log lines from the target (executor KMSG frames, or /dev/kmsg in direct mode). */
@@ -87,7 +98,9 @@ export class Runner {
     this.currentSuite = spec.id;
     const t0 = performance.now();
     let pendingLine = '';
+    this.silenced = false;
     const write = (chunk: string) => {
+      if (this.silenced) return;
       // TAP arrives in chunks; lines go out whole, so control lines never split one.
       const parts = (pendingLine + chunk).split('\n');
       pendingLine = parts.pop() ?? '';
@@ -99,18 +112,26 @@ export class Runner {
     const suite = runSuite(spec, env, write);
     const timeoutMs = this.cfg.suiteTimeoutSec * 1000;
     let timer: NodeJS.Timeout | undefined;
+    let killing: Promise<void> = Promise.resolve();
     const timeout = new Promise<'abandoned'>((resolve) => {
       timer = setTimeout(() => {
         timedOut = true;
-        void this.hooks.onTimeout?.().catch(() => {});
+        this.silenced = true; // what the suite says after the kill is not the kernel's answer
+        killing = (this.hooks.onTimeout?.() ?? Promise.resolve()).catch(() => {});
         setTimeout(() => resolve('abandoned'), UNWIND_MS).unref();
       }, timeoutMs);
     });
     const result = await Promise.race([suite, timeout]);
     clearTimeout(timer);
+    // The guest is gone: this suite never finished, and nothing else can run.
+    const lost = this.hooks.lost?.();
+    if (lost) throw new Error(`${lost} during suite ${spec.id}`);
+    // The next suite starts on the replacement executor, not during the kill.
+    await killing;
     if (result === 'abandoned') abandoned = true;
-    if (pendingLine) this.out(pendingLine);
+    if (pendingLine && !this.silenced) this.out(pendingLine);
     this.currentSuite = null;
+    this.silenced = false;
     const death = this.hooks.takeDeath?.() ?? null;
     const seconds = (performance.now() - t0) / 1000;
     const exit = abandoned || death ? null : (result as number);
@@ -135,8 +156,6 @@ export class Runner {
       const spec = await loadSuite(id);
       if (this.skipWithoutStarting(spec, profiles)) continue;
       worst = Math.max(worst, await this.runOne(spec, profiles));
-      const lost = this.hooks.lost?.();
-      if (lost) throw new Error(`${lost}: the run ends after suite ${id}`);
     }
     await this.hooks.finish?.();
     this.event({ event: 'end', exit: worst, uptime: await this.uptime() });

@@ -146,7 +146,8 @@ export async function runSuite(spec: SuiteSpec, env: SuiteEnv, write: (chunk: st
  */
 export function defineSuite(moduleUrl: string, spec: SuiteSpec): SuiteSpec {
   const main = process.argv[1];
-  if (main && pathToFileURL(main).href === moduleUrl) {
+  // In the board bundle every module shares the bundle's URL: never standalone there.
+  if (process.env.OMX_BUNDLED !== '1' && main && pathToFileURL(main).href === moduleUrl) {
     void import('./standalone.js').then((m) => m.runStandalone(spec));
   }
   return spec;

@@ -131,7 +131,7 @@ export class Target {
     return size;
   }
 
-  async readFile(path: string, max = 1 << 20): Promise<Buffer> {
+  async readFile(path: string, max = 1 << 16): Promise<Buffer> {
     const rs = await this.runAll([calls.open(path, O.RDONLY | O.CLOEXEC), calls.read({ result: 0 }, max), calls.close({ result: 0 })]);
     if (!rs[0]!.ok) throw new TargetError(`read ${path}: open failed: ${rs[0]!.errno}`);
     if (!rs[1]!.ok) throw new TargetError(`read ${path}: read failed: ${rs[1]!.errno}`);

@@ -63,7 +63,7 @@ for (const how of ['SIGINT', 'SIGTERM', 'SIGKILL-runner'] as const) {
     t.ok(await waitFor(() => read() === changed, 20_000), 'the suite changed the sysctl');
     if (how === 'SIGKILL-runner') {
       // The runner is the node process started by unshare, below the CLI.
-      const pids = spawnSync('pgrep', ['-f', 'dist/guest/runner.js'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+      const pids = spawnSync('pgrep', ['-f', 'dist/harness/direct-runner.js'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
       t.ok(pids.length >= 1, 'found the runner');
       for (const p of pids) process.kill(Number(p), 'SIGKILL');
     } else {

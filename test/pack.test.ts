@@ -11,7 +11,7 @@ import { projectRoot } from './fixtures/load.js';
 
 tmp.setGracefulCleanup();
 const BIN = join(projectRoot, 'bin/omayexec-conformance.js');
-const skip = process.getuid?.() !== 0 ? 'the bundle runs the suites as root' : !existsSync(join(projectRoot, 'dist/guest/suites.json')) ? 'not built' : false;
+const skip = process.getuid?.() !== 0 ? 'the bundle runs the suites as root' : !existsSync(join(projectRoot, 'dist/board/suites.json')) ? 'not built' : false;
 
 t.test('pack -> run_omayexec.sh elsewhere -> ingest: every bundled suite reported, verdict pass', { skip }, async (t) => {
   const dir = tmp.dirSync({ unsafeCleanup: true, prefix: 'omx-pack-' }).name;

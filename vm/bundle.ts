@@ -55,6 +55,7 @@ async function bundleBoardRunner(): Promise<void> {
     format: 'esm',
     external: ['koffi'],
     banner: { js: banner },
+    define: { 'process.env.OMX_BUNDLED': '"1"' },
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: 'none',

@@ -36,7 +36,9 @@ function signalName(n: number | null): string | null {
 /** The first channel the guest writes on; null when QEMU exits (or is killed) first. */
 async function pickChannel(q: RunningQemu): Promise<FifoChannel | null> {
   const first = await Promise.race([...q.channels.map((c) => c.firstData.then(() => c)), q.exited.then(() => null, () => null)]);
-  for (const c of q.channels) if (c !== first) c.close('not used by the guest');
+  // The other channel stays open until QEMU exits: closing the host's end of
+  // a pipe chardev makes QEMU read EOF in a busy loop (seen: both host cores
+  // pegged, the guest starved).
   return first;
 }
 
@@ -53,6 +55,7 @@ export async function runGuestSession(q: RunningQemu, cfg: RunConfig, out: (line
     onKmsg: (lines) => runner?.kernelLog(lines),
     onDied: (d) => {
       death = d;
+      runner?.targetDied();
       awaitingReady = true;
     },
     onReady: (r) => {

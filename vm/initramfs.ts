@@ -137,7 +137,12 @@ echo "OMX-CONSOLE init reached uptime=$up"
 for m in /omx/modules/*.ko; do
   [ -e "$m" ] && insmod "$m"
 done
-/omx/executor --supervise auto
+# omx.channel=PATH on the command line forces a channel (tests of the fallback)
+channel=auto
+for a in $(cat /proc/cmdline); do
+  case "$a" in omx.channel=*) channel="\${a#omx.channel=}" ;; esac
+done
+/omx/executor --supervise "$channel"
 echo "OMX-CONSOLE executor exit=$?"
 reboot -f
 `;

@@ -48,7 +48,8 @@ enum {
 	REP_CALLS = 101, REP_HELPER = 102, REP_FORKED = 103, REP_CHILD = 104, REP_PONG = 105, REP_ERROR = 106,
 	REP_READY = 110, REP_DIED = 111, REP_KMSG = 112, REP_BYE = 113,
 };
-enum { ARG_INT = 0, ARG_IN = 1, ARG_OUT = 2, ARG_INOUT = 3, ARG_STRV = 4, ARG_RESULT = 5 };
+/* ARG_OUT_RET: an OUT buffer of which only the first `ret` bytes come back (read, getdents64). */
+enum { ARG_INT = 0, ARG_IN = 1, ARG_OUT = 2, ARG_INOUT = 3, ARG_STRV = 4, ARG_RESULT = 5, ARG_OUT_RET = 6 };
 #define CALL_CLOSE_RESULT 1
 #define MAX_ARGS 6
 /* Each helper stream is capped so a chatty helper cannot overflow a reply. */
@@ -373,6 +374,7 @@ static int decode_arg(struct rd *r, struct arg *a, uint32_t i, size_t *outbytes,
 		*outbytes += (size_t)a->size + 4;
 		break;
 	case ARG_OUT:
+	case ARG_OUT_RET:
 		a->size = get_u32(r);
 		*outbytes += (size_t)a->size + 4;
 		/* Checked before allocating: a huge OUT must be an ERROR, not an OOM. */
@@ -469,7 +471,7 @@ static void handle_calls(uint32_t seq, struct rd *r)
 				a[j] = (long)g->strv;
 			else
 				a[j] = (long)g->mem;
-			nouts += g->kind == ARG_OUT || g->kind == ARG_INOUT;
+			nouts += g->kind == ARG_OUT || g->kind == ARG_INOUT || g->kind == ARG_OUT_RET;
 		}
 		errno = 0;
 		long ret = syscall((long)c[i].nr, a[0], a[1], a[2], a[3], a[4], a[5]);
@@ -483,6 +485,8 @@ static void handle_calls(uint32_t seq, struct rd *r)
 		for (int j = 0; j < c[i].nargs; j++)
 			if (c[i].a[j].kind == ARG_OUT || c[i].a[j].kind == ARG_INOUT)
 				put_str(&b, c[i].a[j].mem, c[i].a[j].size);
+			else if (c[i].a[j].kind == ARG_OUT_RET)
+				put_str(&b, c[i].a[j].mem, ret < 0 ? 0 : ret > (long)c[i].a[j].size ? c[i].a[j].size : (uint32_t)ret);
 	}
 	send_buf(rep_fd, seq, &b);
 	free(rets);
