@@ -1,7 +1,7 @@
 // One builder per syscall the suites make: each returns the Call that either
 // target runs (alone, or in a batch). The argument encoding of every
 // syscall is written here once.
-import { AT, createsFile, encodeDev, LINUX_CAPABILITY_VERSION_3, NR } from './abi.js';
+import { AT, createsFile, encodeDev, LINUX_CAPABILITY_VERSION_3, NR, O } from './abi.js';
 import type { Arg, Call } from './executor-protocol.js';
 
 export interface OpenHow {
@@ -122,4 +122,16 @@ export function utsField(buf: Buffer, index: number): string {
   const field = buf.subarray(index * 65, index * 65 + 65);
   const end = field.indexOf(0);
   return field.toString('utf8', 0, end < 0 ? 65 : end);
+}
+
+/**
+ * Create (or truncate) `path` with `data`, then set `mode` exactly (umask-free),
+ * as calls that start a batch (the open is call 0: later calls refer to it).
+ */
+export function fileCalls(path: string, data: Buffer | string, mode: number): Call[] {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  const batch: Call[] = [calls.open(path, O.WRONLY | O.CREAT | O.TRUNC | O.CLOEXEC, 0o600)];
+  for (let at = 0; at < bytes.length; at += 1 << 16) batch.push(calls.write({ result: 0 }, bytes.subarray(at, at + (1 << 16))));
+  batch.push(calls.close({ result: 0 }), calls.chmod(path, mode));
+  return batch;
 }

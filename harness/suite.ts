@@ -92,7 +92,8 @@ export class SuiteContext {
 
   /** Fail the case `name` when the target's fd count changed over the suite. */
   async expectNoFdLeak(label: string, before: number): Promise<void> {
-    this.expectOutcome(`${label} no fd leaked by the suite (open fds before/after)`, String(await this.target.openFdCount()), String(before));
+    const after = await this.target.openFdCount();
+    this.expectOutcome(`${label} no fd leaked by the suite (open fds before/after)`, after === before ? 'unchanged' : `${before} before, ${after} after`, 'unchanged');
   }
 }
 

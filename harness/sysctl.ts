@@ -25,8 +25,18 @@ export async function writeSysctl(target: Target, value: string | number, path =
 }
 
 export async function withSysctl<T>(target: Target, value: number, fn: () => Promise<T>, path = MAYEXEC_SYSCTL): Promise<T> {
-  const saved = await readSysctl(target, path);
-  await writeSysctl(target, value, path);
+  // The saved value is read and the new one written in one round trip.
+  const rs = await target.runAll([
+    calls.open(path, O.RDONLY | O.CLOEXEC), calls.read({ result: 0 }, 64), calls.close({ result: 0 }),
+    ...sysctlWriteCalls(value, 3, path),
+  ]);
+  const failed = rs.findIndex((r) => !r.ok);
+  if (failed >= 0) {
+    // The write may not have happened; if it did, the value read first goes back.
+    if (rs[1]!.ok && rs[4]!.ok) await writeSysctl(target, rs[1]!.outs[0]!.toString('utf8').trim(), path);
+    throw new Error(`fixture: saving ${path} and writing ${value} failed at call ${failed + 1}: ${rs[failed]!.errno}`);
+  }
+  const saved = rs[1]!.outs[0]!.toString('utf8').trim();
   try {
     return await fn();
   } finally {

@@ -4,7 +4,7 @@
 // over a channel. The file operations fixtures need are built here once,
 // from the same syscalls, so both backends run exactly the same calls.
 import { AT, errnoName, O } from './abi.js';
-import { calls, decodeCapData, direntNames, utsField, type CapSets, type OpenHow } from './calls.js';
+import { calls, decodeCapData, direntNames, fileCalls, utsField, type CapSets, type OpenHow } from './calls.js';
 import type { Call, CallResult, HelperReply, HelperRequest } from './executor-protocol.js';
 
 export interface SysResult {
@@ -103,13 +103,11 @@ export class Target {
 
   /** Create (or truncate) `path` with `data`, then set `mode` exactly (umask-free). */
   async writeFile(path: string, data: Buffer | string, mode = 0o644): Promise<void> {
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    const batch: Call[] = [calls.open(path, O.WRONLY | O.CREAT | O.TRUNC | O.CLOEXEC, 0o600)];
-    for (let at = 0; at < bytes.length; at += 1 << 16) batch.push(calls.write({ result: 0 }, bytes.subarray(at, at + (1 << 16))));
-    batch.push(calls.close({ result: 0 }), calls.chmod(path, mode));
+    const batch = fileCalls(path, data, mode);
     const rs = await this.mustAll(`write ${path}`, batch);
     const written = rs.slice(1, -2).reduce((a, r) => a + r.ret, 0);
-    if (written !== bytes.length) throw new TargetError(`fixture: write ${path}: ${written} of ${bytes.length} bytes written`);
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    if (written !== size) throw new TargetError(`fixture: write ${path}: ${written} of ${size} bytes written`);
   }
 
   /** Copy a file inside the target (no bytes cross the channel); returns its size. */

@@ -3,7 +3,7 @@
 // made through the Target. Nothing outlives `release()`: the mount is
 // detached and its directory removed.
 import { MNT_DETACH, MS, O, S_IF } from './abi.js';
-import { calls } from './calls.js';
+import { calls, fileCalls } from './calls.js';
 import type { Call } from './executor-protocol.js';
 import type { Target } from './target.js';
 
@@ -50,12 +50,14 @@ export function objectPaths(dir: string): Record<ObjectType, string> {
 
 export async function makeWorkMount(target: Target, opts: WorkMountOptions): Promise<WorkMount> {
   const dir = target.uniquePath(WORK_ROOT, 'omx-test-mount-');
-  await target.must(`mkdir ${dir}`, calls.mkdir(dir, 0o700));
   const flags = opts.noexec ? MS.NOEXEC : 0;
-  const mounted = await target.run(calls.mount('tmpfs', dir, 'tmpfs', flags, `mode=0700,size=${opts.size ?? '4k'}`));
-  if (!mounted.ok) {
+  // One round trip; the objects come in a second one, only once the mount
+  // is known to be there (never into the bare directory on /tmp).
+  const [made, mounted] = await target.runAll([calls.mkdir(dir, 0o700), calls.mount('tmpfs', dir, 'tmpfs', flags, `mode=0700,size=${opts.size ?? '4k'}`)]);
+  if (!made!.ok) throw new Error(`fixture: mkdir ${dir} failed: ${made!.errno}`);
+  if (!mounted!.ok) {
     await target.run(calls.rmdir(dir));
-    throw new Error(`fixture: mount tmpfs on ${dir} failed: ${mounted.errno}`);
+    throw new Error(`fixture: mount tmpfs on ${dir} failed: ${mounted!.errno}`);
   }
   const release = async () => {
     await target.runAll([calls.umount2(dir, MNT_DETACH), calls.rmdir(dir)]);
@@ -63,8 +65,8 @@ export async function makeWorkMount(target: Target, opts: WorkMountOptions): Pro
   try {
     const paths = objectPaths(dir);
     if (opts.copyFrom) await target.copyFile(opts.copyFrom, paths.regular, opts.mode);
-    else await target.writeFile(paths.regular, opts.content ?? SCRIPT_BODY, opts.mode);
-    const nodes: Call[] = [
+    const nodes: Call[] = opts.copyFrom ? [] : fileCalls(paths.regular, opts.content ?? SCRIPT_BODY, opts.mode);
+    nodes.push(
       calls.mkdir(paths.directory, 0o700),
       calls.chmod(paths.directory, opts.mode),
       calls.symlink(paths.regular, paths.symlink),
@@ -72,7 +74,7 @@ export async function makeWorkMount(target: Target, opts: WorkMountOptions): Pro
       calls.mknod(paths.block, S_IF.BLK | 0o400, 7, 0),
       calls.mknod(paths.fifo, S_IF.FIFO | 0o400),
       calls.mknod(paths.socket, S_IF.SOCK | 0o400),
-    ];
+    );
     // mknod honours the umask; make the modes exact.
     for (const k of ['char', 'block', 'fifo', 'socket'] as const) nodes.push(calls.chmod(paths[k], 0o400));
     await target.mustAll('work mount objects', nodes);

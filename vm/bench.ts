@@ -101,17 +101,15 @@ function phases(r: RunRecord, wall: number): Sample {
     if (typeof v === 'number') s[k] = v;
   };
   add('initramfs', t.initramfs);
+  add('initramfs size (MB)', t.initrdMB);
   add('qemuToConsole', t.qemuToConsole);
   add('qemuToInit', t.qemuToInit);
   add('guest: kernel boot to /init', t.guestUptimeAtInit);
-  if (typeof t.guestUptimeAtInit === 'number' && typeof t.guestUptimeAtRunner === 'number') {
-    add('guest: /init to runner start (node, koffi)', t.guestUptimeAtRunner - t.guestUptimeAtInit);
-  }
-  if (typeof t.guestUptimeAtRunner === 'number' && typeof t.guestUptimeAtHostReady === 'number') {
-    add('guest: runner start to suite host ready', t.guestUptimeAtHostReady - t.guestUptimeAtRunner);
-  }
-  add('guest: suite host load (node, tap, suites; beside the probes)', t.hostLoadSeconds);
-  add('guest: suites', t.suites);
+  add('QEMU start to executor ready', t.qemuToExecutorReady);
+  add('host: suites (all, through the executor)', t.suites);
+  add('round trips', t.roundTrips);
+  add('µs per round trip (mean, guest work included)', t.microsPerRoundTrip);
+  add('largest batch (calls)', t.maxBatch);
   if (typeof t.guestUptimeAtEnd === 'number' && typeof t.qemuTotal === 'number' && typeof t.qemuToInit === 'number' && typeof t.guestUptimeAtInit === 'number') {
     add('power-off (after sentinel)', t.qemuTotal - t.qemuToInit - (t.guestUptimeAtEnd - t.guestUptimeAtInit));
   }
@@ -121,7 +119,7 @@ function phases(r: RunRecord, wall: number): Sample {
     // In-guest per-case costs the suites measured (µs per open, per exec
     // probe, i.e. fork + exec) and the suite's CPU time.
     for (const [k, v] of Object.entries(suite.metrics ?? {})) {
-      if (/^micros|^cpu/.test(k)) s[`${suite.id} ${k}`] = v;
+      if (/^micros/.test(k)) s[`${suite.id} ${k}`] = v;
     }
   }
   return s;

@@ -181,8 +181,8 @@ export async function main(argv: string[]): Promise<number> {
         const { formatMatrix, listFaults, runMutants } = await import('./mutants.js');
         if (!listFaults(series).length) throw new UsageError(`no fault patches for series ${series} (vm/kernel/faults/${series}/)`);
         const progress = new Progress(values.quiet ? 'quiet' : 'normal');
-        const { results, referencePass, dir } = await runMutants(series, values.only ?? [], progress);
-        console.log(formatMatrix(results, referencePass ? 'pass' : 'NOT PASSING'));
+        const { results, referencePass, dir, seconds } = await runMutants(series, values.only ?? [], progress);
+        console.log(formatMatrix(results, referencePass ? 'pass' : 'NOT PASSING', seconds));
         console.log(`written: ${dir}/mutants.json`);
         return referencePass && results.every((r) => r.killed) ? 0 : 1;
       }

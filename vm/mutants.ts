@@ -16,7 +16,10 @@ export interface MutantResult {
   fault: string;
   /** First line of the patch's Subject: the rule it breaks. */
   breaks: string;
+  /** Cases failed (verdict fail): the suite caught the broken rule. */
   killed: boolean;
+  /** The kernel panicked, did not boot, hung or the harness failed: not a kill, a crash. */
+  crashed: boolean;
   verdict: string;
   exitCode: number;
   killedBy: string[];
@@ -51,7 +54,8 @@ async function verify(image: string, label: string, progress: Progress) {
   return { record, dir, seconds: (performance.now() - t0) / 1000 };
 }
 
-export async function runMutants(series: Series, only: string[], progress: Progress): Promise<{ results: MutantResult[]; referencePass: boolean; dir: string }> {
+export async function runMutants(series: Series, only: string[], progress: Progress): Promise<{ results: MutantResult[]; referencePass: boolean; dir: string; seconds: number }> {
+  const t0 = performance.now();
   const all = listFaults(series);
   for (const o of only) if (!all.includes(o)) throw new BadInputError(`unknown fault '${o}'; valid: ${all.join(', ')}`);
   const faults = only.length ? only : all;
@@ -67,29 +71,34 @@ export async function runMutants(series: Series, only: string[], progress: Progr
     const b = await buildKernel({ series, patches: 'omayexec-v7', extraPatches: [patch], log: (l) => progress.info(l) });
     const v = await verify(b.image, `reference ${series} + fault ${fault}`, quiet);
     const killedBy = v.record.cases.filter((c) => c.status === 'fail' || c.status === 'error').map((c) => c.id);
-    const killed = v.record.verdict !== 'pass';
+    // Only failing cases kill a mutant; a panic or a dead guest proves nothing about the suite.
+    const killed = v.record.verdict === 'fail' && killedBy.length > 0;
+    const crashed = !killed && v.record.verdict !== 'pass';
     results.push({
-      fault, breaks: breaks(patch), killed, verdict: v.record.verdict, exitCode: v.record.exitCode, killedBy,
+      fault, breaks: breaks(patch), killed, crashed, verdict: v.record.verdict, exitCode: v.record.exitCode, killedBy,
       buildSeconds: b.cached ? 0 : b.seconds, runSeconds: v.seconds, runDir: v.dir,
     });
-    progress.info(`${killed ? 'KILLED' : 'SURVIVED'} (${v.record.verdict}, ${killedBy.length} failing cases, build ${b.cached ? 'cached' : `${b.seconds.toFixed(0)} s`}, run ${v.seconds.toFixed(0)} s)`);
+    progress.info(`${killed ? 'KILLED' : crashed ? 'CRASHED' : 'SURVIVED'} (${v.record.verdict}, ${killedBy.length} failing cases, build ${b.cached ? 'cached' : `${b.seconds.toFixed(0)} s`}, run ${v.seconds.toFixed(0)} s)`);
   }
   const dir = runDir(`${newRunId()}-mutants`);
-  const summary = { series, reference: { verdict: refRun.record.verdict, runDir: refRun.dir, key: ref.key }, results };
+  const seconds = (performance.now() - t0) / 1000;
+  const summary = { series, reference: { verdict: refRun.record.verdict, runDir: refRun.dir, key: ref.key }, results, seconds };
   writeFileSync(join(dir, 'mutants.json'), JSON.stringify(summary, null, 2) + '\n');
-  writeFileSync(join(dir, 'mutants.txt'), formatMatrix(results, refRun.record.verdict) + '\n');
-  return { results, referencePass: refRun.record.verdict === 'pass', dir };
+  writeFileSync(join(dir, 'mutants.txt'), formatMatrix(results, refRun.record.verdict, seconds) + '\n');
+  return { results, referencePass: refRun.record.verdict === 'pass', dir, seconds };
 }
 
-export function formatMatrix(results: MutantResult[], referenceVerdict: string): string {
+export function formatMatrix(results: MutantResult[], referenceVerdict: string, totalSeconds?: number): string {
   const lines = [`reference kernel: ${referenceVerdict}`, ''];
   const w = Math.max(...results.map((r) => r.fault.length), 5);
   lines.push(`${'fault'.padEnd(w)}  result    verdict  build s  run s  killed by (first cases)`);
   for (const r of results) {
     const by = r.killedBy.slice(0, 2).join(' | ') + (r.killedBy.length > 2 ? ` | +${r.killedBy.length - 2} more` : '');
-    lines.push(`${r.fault.padEnd(w)}  ${(r.killed ? 'KILLED' : 'SURVIVED').padEnd(8)}  ${r.verdict.padEnd(7)}  ${r.buildSeconds.toFixed(0).padStart(7)}  ${r.runSeconds.toFixed(0).padStart(5)}  ${by}`);
+    lines.push(`${r.fault.padEnd(w)}  ${(r.killed ? 'KILLED' : r.crashed ? 'CRASHED' : 'SURVIVED').padEnd(8)}  ${r.verdict.padEnd(7)}  ${r.buildSeconds.toFixed(0).padStart(7)}  ${r.runSeconds.toFixed(0).padStart(5)}  ${by}`);
   }
-  const survivors = results.filter((r) => !r.killed).length;
-  lines.push('', `${results.length - survivors}/${results.length} faults killed${survivors ? `; ${survivors} SURVIVED: the suite has a gap` : ''}`);
+  const survivors = results.filter((r) => !r.killed && !r.crashed).length;
+  const crashed = results.filter((r) => r.crashed).length;
+  lines.push('', `${results.length - survivors - crashed}/${results.length} faults killed${crashed ? `; ${crashed} CRASHED (not counted as killed)` : ''}${survivors ? `; ${survivors} SURVIVED: the suite has a gap` : ''}`);
+  if (totalSeconds !== undefined) lines.push(`total wall time: ${totalSeconds.toFixed(1)} s`);
   return lines.join('\n');
 }

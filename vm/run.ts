@@ -2,7 +2,7 @@
 // local kernel in direct mode), follow the results, write the run folder.
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { release as hostRelease } from 'node:os';
 import { isFatal } from '../harness/kernel-signs.js';
@@ -10,7 +10,6 @@ import type { RunConfig } from '../harness/protocol.js';
 import { SUITE_IDS } from '../suites/index.js';
 import { finishRun } from './finish-run.js';
 import { forEachLine } from './lines.js';
-import { runGuestSession } from './guest-session.js';
 import { cachedInitrd, ensureBaseArchive, writeRunArchive } from './initramfs.js';
 import { BadInputError, inspectKernel } from './kernel-image.js';
 import type { CiOutputOptions } from './kcidb.js';
@@ -132,6 +131,8 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
     resultLineCount: () => lines.length,
     onConsoleLine: (l) => o.progress.consoleLine(l),
   });
+  // Loaded while the guest boots: tap and the suites cost ~0.2 s to load.
+  const { runGuestSession } = await import('./guest-session.js');
   const session = await runGuestSession(q, runConfig(o, suiteTimeoutSec), (l) => {
     lines.push(l);
     o.progress.resultLine(l);
@@ -152,6 +153,7 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   const ms = (v: number | undefined | null) => (v === undefined || v === null ? null : v / 1000);
   const timings = {
     initramfs: (tAssembled - t0) / 1000,
+    initrdMB: Math.round((statSync(initrd).size / 1048576) * 100) / 100,
     baseArchiveBuilt: base.built ? base.seconds : 0,
     qemuToConsole: ms(outcome.timings.firstConsole),
     qemuToInit: ms(outcome.timings.initReached),
