@@ -39,6 +39,16 @@ t.test('reference 6.1: every suite that applies passes with O_MAYEXEC required',
   t.equal(record.totals.fail + record.totals.error, 0);
 });
 
+t.test('reference 6.1: the executor channel is virtio-serial, and ttyS1 still works when forced', async (t) => {
+  const virtio = run(['--reference', '6.1', '--suite', 'omayexec-sysctl', '--expect', 'omayexec-v7']);
+  t.equal(virtio.record.channel, 'virtio-serial', 'the reference fragment has virtio-serial built in: the guest uses it');
+  t.equal(virtio.record.verdict, 'pass', virtio.record.why);
+  const serial = run(['--reference', '6.1', '--suite', 'omayexec-sysctl', '--suite', 'exec', '--expect', 'omayexec-v7', '--append', 'omx.channel=/dev/ttyS1']);
+  t.equal(serial.record.channel, 'ttyS1', 'the 16550 fallback channel was used');
+  t.equal(serial.record.verdict, 'pass', serial.record.why);
+  t.equal(serial.record.totals.pass, virtio.record.totals.pass + 15, 'the same sysctl cases, plus exec, pass over ttyS1');
+});
+
 t.test('a deliberately wrong table cell fails exactly that case', async (t) => {
   // SPEC.md table 2.3 says EACCES here; claim fd instead.
   const cell = 'policy sysctl=2 mount=noexec mode=0400 type=regular via=openat2+O_MAYEXEC caps=no-dac';
