@@ -65,6 +65,16 @@ function policyGrid(cases: CaseResult[], index: Map<CaseResult, number>): string
 <div class="gridwrap"><table class="grid"><thead><tr><th rowspan="2">sysctl mount mode</th>${head1}</tr><tr>${head2}</tr></thead><tbody>${rows.join('\n')}</tbody></table></div>`;
 }
 
+/** A suite's TAP test lines by their description (a linear index: ~900 cases per suite). */
+function tapLinesByDescription(tap: string[]): Map<string, string> {
+  const byDesc = new Map<string, string>();
+  for (const l of tap) {
+    const m = /^\s*(?:not )?ok\b\s*\d*\s*(?:-\s*)?(.*?)(?:\s+#\s*(?:SKIP|TODO|TIMEOUT|time=).*)?$/i.exec(l);
+    if (m?.[1] && !byDesc.has(m[1])) byDesc.set(m[1], l);
+  }
+  return byDesc;
+}
+
 export function toHtml(run: ParsedRun, r: RunRecord): string {
   const all = run.suites.flatMap((s) => s.cases);
   const index = new Map(all.map((c, i) => [c, i]));
@@ -85,9 +95,11 @@ export function toHtml(run: ParsedRun, r: RunRecord): string {
     .join('');
   const caseBlocks = run.suites
     .map((s) => {
+      const lineOf = tapLinesByDescription(s.tap);
       const items = s.cases
         .map((c) => {
-          const tap = c.line >= 0 ? esc(s.tap.find((l) => l.includes(c.id.split(' / ').pop() ?? '\0')) ?? '') : '';
+          const key = c.id.split(' / ').pop() ?? '\0';
+          const tap = c.line >= 0 ? esc(lineOf.get(key) ?? s.tap.find((l) => l.includes(key)) ?? '') : '';
           const d = c.status === 'pass' ? '' : caseDetail(c);
           const detail = d ? ` — ${d}` : '';
           return `<li id="${anchor(c, index.get(c)!)}" class="${c.status}"><b>${c.status}</b> ${esc(c.id)}${detail}${tap ? `<pre>${tap}</pre>` : ''}</li>`;
