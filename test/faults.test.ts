@@ -12,7 +12,7 @@
 // Bad input (missing --kernel path, a file that is not a kernel) is covered
 // by test/cli.test.ts and not repeated here.
 import t, { type Test } from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import tmp from 'tmp';
@@ -24,7 +24,7 @@ const BIN = join(projectRoot, 'bin/omayexec-conformance.js');
 const GUEST_SUITES = join(fixturesDir, 'guest-suites');
 
 const missing = ['qemu-system-x86_64', 'apt-cache', 'pgrep'].filter((c) => spawnSync(c, ['--version']).error);
-const built = existsSync(join(projectRoot, 'dist/guest/suite-host.js'));
+const built = existsSync(join(projectRoot, 'dist/guest/executor'));
 const skip = missing.length ? `not installed: ${missing.join(', ')}` : built ? false : 'not built (npm run build)';
 
 /** The exec suite's cases on Debian 6.1 (test/fixtures/runs/debian-6.1-pass.raw). */
@@ -47,8 +47,8 @@ interface Ran {
 }
 
 interface RunHooks {
-  /** Called every 200 ms while the CLI runs, with the results root. */
-  poll?: (resultsRoot: string) => void;
+  /** Called every 200 ms while the CLI runs, with the results root and the CLI process. */
+  poll?: (resultsRoot: string, cli: ChildProcess) => void;
   /** A results line to watch for (time to detect a fault that follows it). */
   mark?: string;
 }
@@ -84,7 +84,7 @@ async function run(t: Test, args: string[], hooks: RunHooks = {}): Promise<Ran> 
   child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   let markedAt: number | null = null;
   const poller = setInterval(() => {
-    hooks.poll?.(results);
+    hooks.poll?.(results, child);
     if (hooks.mark && markedAt === null) {
       const dir = runFolder(results);
       if (dir && existsSync(join(dir, 'results.raw')) && readFileSync(join(dir, 'results.raw'), 'utf8').includes(hooks.mark)) markedAt = performance.now();
@@ -291,4 +291,48 @@ t.test('7. a kernel WARNING during case 2: case 2 fails naming it; verdict fail,
   t.notOk(c3?.taint, 'case 3 is not tainted');
   const blamed = cases.filter((c) => c.taint?.length).map((c) => c.id);
   t.comment(`warning attributed to: ${blamed.join('; ') || 'no case'}; CLI exited ${r.sinceMark?.toFixed(1)} s after the suite's last case was seen`);
+});
+
+/** The run is mid-suite: fault-hang has reported its first case (results.raw is written live). */
+function midRun(root: string): boolean {
+  const dir = runFolder(root);
+  return !!dir && existsSync(join(dir, 'results.raw')) && readFileSync(join(dir, 'results.raw'), 'utf8').includes('\nok 1 - fault-hang ');
+}
+
+t.test('8. the CLI gets SIGTERM mid-run: QEMU stopped, the folder says interrupted, exit 6', { skip }, async (t) => {
+  let sent = false;
+  let root = '';
+  const r = await run(t, ['--suite', 'fault-hang', '--suite-timeout', '600'], {
+    poll: (resultsRoot, cli) => {
+      root = resultsRoot;
+      if (!sent && midRun(resultsRoot)) {
+        sent = true;
+        cli.kill('SIGTERM');
+      }
+    },
+  });
+  t.ok(sent, 'SIGTERM was sent mid-run');
+  agrees(t, r, 'error', 6);
+  t.match(r.record.why, /interrupted by SIGTERM/);
+  t.same(qemuPidsOf(root), [], 'no QEMU of the run is left');
+});
+
+t.test('9. the CLI is SIGKILLed mid-run: its QEMU dies with it', { skip }, async (t) => {
+  const results = tmp.dirSync({ unsafeCleanup: true, prefix: 'omx-faults-' }).name;
+  const child = spawn(process.execPath, [BIN, 'run', '--debian', '6.1', '--suite', 'fault-hang', '--suite-timeout', '600', '--quiet'], {
+    cwd: projectRoot, stdio: 'ignore', env: { ...process.env, OMAYEXEC_RESULTS: results, OMAYEXEC_EXTRA_SUITES: GUEST_SUITES },
+  });
+  const deadline = performance.now() + 120_000;
+  while (!midRun(results) && performance.now() < deadline) await new Promise((res) => setTimeout(res, 200));
+  t.ok(midRun(results), 'the run got mid-suite');
+  t.equal(qemuPidsOf(results).length, 1, 'its QEMU runs');
+  child.kill('SIGKILL');
+  await new Promise((res) => child.on('close', res));
+  let left = qemuPidsOf(results);
+  for (let i = 0; i < 25 && left.length; i++) {
+    await new Promise((res) => setTimeout(res, 200));
+    left = qemuPidsOf(results);
+  }
+  t.same(left, [], 'QEMU is gone within 5 s of the CLI');
+  for (const pid of left) process.kill(pid, 'SIGKILL');
 });

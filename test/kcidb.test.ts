@@ -317,7 +317,7 @@ t.test('TAP 14 of the fault kernel: the failing suites carry a YAML block', asyn
 // ------------------------------------------------------------------ CLI
 
 const cliSkip = (() => {
-  if (!existsSync(join(projectRoot, 'dist/vm/cli.js')) || !existsSync(join(projectRoot, 'dist/guest/suites.json'))) return 'not built (npm run build)';
+  if (!existsSync(join(projectRoot, 'dist/vm/cli.js')) || !existsSync(join(projectRoot, 'dist/guest/executor'))) return 'not built (npm run build)';
   return false;
 })();
 
@@ -340,7 +340,7 @@ t.test('run --format / --kcidb-origin: bad values are bad usage (exit 2), before
 });
 
 const missingVm = ['qemu-system-x86_64', 'apt-cache'].filter((c) => spawnSync(c, ['--version']).error);
-const vmSkip = cliSkip || (missingVm.length ? `not installed: ${missingVm.join(', ')}` : !existsSync(join(projectRoot, 'dist/guest/suite-host.js')) ? 'guest not built' : false);
+const vmSkip = cliSkip || (missingVm.length ? `not installed: ${missingVm.join(', ')}` : !existsSync(join(projectRoot, 'dist/guest/executor')) ? 'guest not built' : false);
 
 t.test('a real run (Debian 6.1, exec suite) with --format tap14 --kcidb-origin ci_test writes both', { skip: vmSkip }, async (t: Test) => {
   const t0 = performance.now();

@@ -96,7 +96,7 @@ export interface QemuOptions {
 export interface QemuOutcome {
   exitCode: number | null;
   signal: string | null;
-  killedFor: 'boot-timeout' | 'run-timeout' | 'crash' | null;
+  killedFor: 'boot-timeout' | 'run-timeout' | 'crash' | 'interrupted' | null;
   signs: (ConsoleSign & { resultLines: number })[];
   accel: 'kvm' | 'tcg';
   /** Milliseconds from QEMU start. */
@@ -145,6 +145,12 @@ export function qemuArgs(o: QemuOptions, accel: 'kvm' | 'tcg'): string[] {
   return [...args, ...(o.extraArgs ?? [])];
 }
 
+let setprivKnown: boolean | null = null;
+function hasSetpriv(): boolean {
+  setprivKnown ??= /--pdeathsig/.test(spawnSync('setpriv', ['--help'], { encoding: 'utf8' }).stdout ?? '');
+  return setprivKnown;
+}
+
 export interface RunningQemu {
   /** The executor channels offered to the guest: virtio-serial port, then ttyS1. */
   channels: FifoChannel[];
@@ -165,7 +171,11 @@ export function startQemu(o: QemuOptions): RunningQemu {
   const t0 = performance.now();
   const since = () => Math.round(performance.now() - t0);
   const outcome: QemuOutcome = { exitCode: null, signal: null, killedFor: null, signs: [], accel, timings: { exited: 0 }, argv };
-  const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // QEMU never outlives the CLI: with the CLI killed (even SIGKILL) the
+  // kernel sends it SIGKILL (setpriv sets PR_SET_PDEATHSIG, then execs it).
+  const child = hasSetpriv()
+    ? spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', bin, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let booted = false;
 
   const kill = (why: NonNullable<QemuOutcome['killedFor']>) => {

@@ -2,7 +2,7 @@
 // local kernel in direct mode), follow the results, write the run folder.
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { release as hostRelease } from 'node:os';
 import { isFatal } from '../harness/kernel-signs.js';
@@ -117,6 +117,8 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   const tAssembled = performance.now();
   o.progress.phase(`booting ${basename(kernelPath)} (${kvm ? 'KVM' : 'software emulation'})`);
   const lines: string[] = [];
+  // Written live (finishRun writes it again whole): a run in progress can be followed.
+  const raw = createWriteStream(join(dir, 'results.raw'));
   const q = startQemu({
     kernel: kernelPath,
     initrd,
@@ -131,21 +133,34 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
     resultLineCount: () => lines.length,
     onConsoleLine: (l) => o.progress.consoleLine(l),
   });
+  // Interrupted (CI cancel, kill PID): stop the guest, and the folder says so.
+  let interrupted: string | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    interrupted = sig;
+    q.kill('interrupted');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   // Loaded while the guest boots: tap and the suites cost ~0.2 s to load.
   const { runGuestSession } = await import('./guest-session.js');
   const session = await runGuestSession(q, runConfig(o, suiteTimeoutSec), (l) => {
     lines.push(l);
+    raw.write(l + '\n');
     o.progress.resultLine(l);
   }, bootTimeoutSec, t0);
+  await new Promise((r) => raw.end(r));
   // The guest powers off after the sentinel; if it did not get that far the
   // run timeout (or a crash) ends QEMU.
   if (session.error) q.kill('crash');
   const outcome = await q.exited;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
   const run = parseRunnerOutput(lines);
   // A session that broke with the guest alive had QEMU stopped above: that
   // kill is ours, not a sign of a kernel crash.
+  const ours = outcome.killedFor === 'interrupted' || (outcome.killedFor === 'crash' && session.error && !outcome.signs.some((x) => isFatal(x.kind)));
   const fate: GuestFate = {
-    killedFor: outcome.killedFor === 'crash' && session.error && !outcome.signs.some((x) => isFatal(x.kind)) ? null : outcome.killedFor,
+    killedFor: ours ? null : (outcome.killedFor as GuestFate['killedFor']),
     initReached: outcome.timings.initReached !== undefined,
     signs: outcome.signs,
     qemuSignal: outcome.killedFor ? null : outcome.signal,
@@ -176,7 +191,7 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   };
   return finishRun({
     runId, dir, mode: 'vm', lines, fate, expect: o.expect, overrides: o.overrides ?? {}, kernel, timings, qemu: outcome,
-    configCheck, channel: session.channel, sessionError: session.error, ci: o.ci,
+    configCheck, channel: session.channel, sessionError: session.error, ci: o.ci, interrupted,
   });
 }
 
