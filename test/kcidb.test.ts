@@ -351,9 +351,9 @@ t.test('a real run (Debian 6.1, exec suite) with --format tap14 --kcidb-origin c
   const d = JSON.parse(readFileSync(join(dir, 'kcidb.json'), 'utf8')) as KcidbData;
   t.same(schemaErrors(d), [], 'kcidb.json valid');
   t.ok([...d.checkouts, ...d.builds, ...d.tests].every((o) => o.origin === 'ci_test' && o.id.startsWith('ci_test:')), 'origin ci_test everywhere');
-  t.same(byKind(d, 'case').map((x) => x.status), Array(14).fill('PASS'), '14 passing exec cases');
+  t.same(byKind(d, 'case').map((x) => x.status), Array(15).fill('PASS'), '15 passing exec cases (14 rows + the fd-leak check)');
   const ktap = readFileSync(join(dir, 'results.ktap'), 'utf8');
   t.match(ktap, /^TAP version 14\n1\.\.1\n# Subtest: omayexec: exec\n/, 'results.ktap is TAP 14');
   const tap = await readTap(ktap);
-  t.same([tap.final.ok, tap.final.count, tap.children[0]?.final.count], [true, 1, 14]);
+  t.same([tap.final.ok, tap.final.count, tap.children[0]?.final.count], [true, 1, 15]);
 });
