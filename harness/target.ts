@@ -4,7 +4,7 @@
 // over a channel. The file operations fixtures need are built here once,
 // from the same syscalls, so both backends run exactly the same calls.
 import { AT, errnoName, O } from './abi.js';
-import { calls, decodeCapData, direntNames, fileCalls, utsField, type CapSets, type OpenHow } from './calls.js';
+import { calls, decodeCapData, direntNames, fileCalls, utsField, type CapSets, type FdRef, type OpenHow } from './calls.js';
 import type { Call, CallResult, HelperReply, HelperRequest } from './executor-protocol.js';
 
 export interface SysResult {
@@ -129,11 +129,35 @@ export class Target {
     return size;
   }
 
+  /** A small file (a sysctl, /proc/uptime) in one round trip; longer than `max` is an error, never a truncation. */
   async readFile(path: string, max = 1 << 16): Promise<Buffer> {
-    const rs = await this.runAll([calls.open(path, O.RDONLY | O.CLOEXEC), calls.read({ result: 0 }, max), calls.close({ result: 0 })]);
+    const rs = await this.runAll([calls.open(path, O.RDONLY | O.CLOEXEC), calls.read({ result: 0 }, max), calls.read({ result: 0 }, 1), calls.close({ result: 0 })]);
     if (!rs[0]!.ok) throw new TargetError(`read ${path}: open failed: ${rs[0]!.errno}`);
     if (!rs[1]!.ok) throw new TargetError(`read ${path}: read failed: ${rs[1]!.errno}`);
-    return rs[1]!.outs[0]!.subarray(0, rs[1]!.ret);
+    if (rs[2]!.ok && rs[2]!.ret > 0) throw new TargetError(`read ${path}: longer than ${max} bytes (use readWholeFile)`);
+    return rs[1]!.outs[0]!;
+  }
+
+  /** A file of any length, read in 64 KB chunks, four per round trip. */
+  async readWholeFile(path: string): Promise<Buffer> {
+    const CHUNK = 1 << 16;
+    const reads = (fd: FdRef) => Array.from({ length: 4 }, () => calls.read(fd, CHUNK));
+    const first = await this.runAll([calls.open(path, O.RDONLY | O.CLOEXEC), ...reads({ result: 0 })]);
+    if (!first[0]!.ok) throw new TargetError(`read ${path}: open failed: ${first[0]!.errno}`);
+    const fd = first[0]!.ret;
+    const parts: Buffer[] = [];
+    try {
+      for (let rs = first.slice(1); ; rs = await this.runAll(reads(fd))) {
+        for (const r of rs) {
+          if (!r.ok) throw new TargetError(`read ${path}: read failed: ${r.errno}`);
+          parts.push(r.outs[0]!);
+        }
+        if (rs[rs.length - 1]!.ret === 0) break; // end of file reached within this round
+      }
+    } finally {
+      await this.run(calls.close(fd));
+    }
+    return Buffer.concat(parts);
   }
 
   /** Whether `path` exists (stat succeeds). */

@@ -22,7 +22,7 @@ async function loadRule(target: Target): Promise<string> {
 }
 
 async function measured(target: Target, path: string): Promise<boolean> {
-  const list = (await target.readFile(`${IMA_DIR}/ascii_runtime_measurements`, 4 << 20)).toString('utf8');
+  const list = (await target.readWholeFile(`${IMA_DIR}/ascii_runtime_measurements`)).toString('utf8');
   return list.split('\n').some((l) => l.endsWith(` ${path}`));
 }
 
