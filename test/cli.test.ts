@@ -94,6 +94,14 @@ t.test('unknown Debian series: exit 2 naming the valid ones', async (t) => {
   oneCleanLine(t, r, /unknown Debian series '5\.10'; valid: 6\.1, 6\.12/);
 });
 
+t.test('a timeout beyond what node timers can hold (2^31 ms) is bad input, not a timeout at once', async (t) => {
+  for (const opt of ['--suite-timeout', '--run-timeout', '--boot-timeout']) {
+    const r = cli(['run', '--kernel', '/nonexistent', `${opt}=3000000`]);
+    t.equal(r.status, 2, opt);
+    oneCleanLine(t, r, new RegExp(`${opt} 3000000 is above the longest timeout possible \\(2147483 s`));
+  }
+});
+
 t.test('a bad timeout value: exit 2', async (t) => {
   for (const v of ['abc', '0', '-3']) {
     const r = cli(['run', '--kernel', '/nonexistent', `--boot-timeout=${v}`]);

@@ -1,6 +1,7 @@
 // The command line: run, kernel build, pack, compare... Bad input gets one
 // clear line and exit 2; harness failures exit 6; never a stack trace.
 import { parseArgs } from 'node:util';
+import { MAX_TIMEOUT_SEC } from './run.js';
 import { orderSuites } from '../suites/index.js';
 import { isProfileName, PROFILE_NAMES } from '../harness/profiles.js';
 import { DEBIAN_SERIES, fetchDebianKernel, type DebianSeries } from './debian.js';
@@ -46,6 +47,8 @@ function seconds(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} takes a positive number of seconds, not '${v}'`);
+  // Node fires timers above 2^31-1 ms at once: such a timeout would end the run immediately.
+  if (n > MAX_TIMEOUT_SEC) throw new UsageError(`--${name} ${v} is above the longest timeout possible (${MAX_TIMEOUT_SEC} s, about 24 days)`);
   return n;
 }
 

@@ -68,6 +68,9 @@ function runConfig(o: RunOptions, suiteTimeoutSec: number): RunConfig {
   return { suites: o.suites, expect: o.expect, suiteTimeoutSec, freshBoot: !o.direct, overrides: o.overrides ?? {} };
 }
 
+/** Node clamps timers above 2^31-1 ms to 1 ms: no timeout may be longer. */
+export const MAX_TIMEOUT_SEC = Math.floor((2 ** 31 - 1) / 1000);
+
 export class MissingConfigError extends BadInputError {}
 
 /** Names what the kernel lacks before booting it; fatal gaps stop the run. */
@@ -101,7 +104,7 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   const scale = kvm ? 1 : 3;
   const suiteTimeoutSec = o.suiteTimeoutSec ?? 45 * scale;
   const bootTimeoutSec = o.bootTimeoutSec ?? 30 * scale;
-  const runTimeoutSec = o.runTimeoutSec ?? bootTimeoutSec + suiteTimeoutSec * o.suites.length + 30;
+  const runTimeoutSec = Math.min(o.runTimeoutSec ?? bootTimeoutSec + suiteTimeoutSec * o.suites.length + 30, MAX_TIMEOUT_SEC);
   const { runId, dir } = createRunDir();
   const t0 = performance.now();
   o.progress.phase(`initramfs: base archive`);
