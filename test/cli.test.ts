@@ -102,6 +102,12 @@ t.test('a timeout beyond what node timers can hold (2^31 ms) is bad input, not a
   }
 });
 
+t.test('--kernel given twice is an error, not "the last one wins"', async (t) => {
+  const r = cli(['run', '--kernel', '/a', '--kernel=/b']);
+  t.equal(r.status, 2);
+  oneCleanLine(t, r, /--kernel given 2 times: give it once/);
+});
+
 t.test('a bad timeout value: exit 2', async (t) => {
   for (const v of ['abc', '0', '-3']) {
     const r = cli(['run', '--kernel', '/nonexistent', `--boot-timeout=${v}`]);

@@ -52,31 +52,39 @@ function seconds(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
+/** parseArgs keeps the last of a repeated single-valued option: repeating one is an error instead. */
+function refuseRepeated(argv: string[], options: Record<string, { type: string; multiple?: boolean }>): void {
+  for (const [name, o] of Object.entries(options)) {
+    if (o.multiple) continue;
+    const n = argv.filter((a) => a === `--${name}` || a.startsWith(`--${name}=`)).length;
+    if (n > 1) throw new UsageError(`--${name} given ${n} times: give it once`);
+  }
+}
+
+const RUN_OPTIONS = {
+  kernel: { type: 'string' },
+  debian: { type: 'string' },
+  reference: { type: 'string' },
+  direct: { type: 'boolean' },
+  suite: { type: 'string', multiple: true },
+  expect: { type: 'string', multiple: true },
+  quiet: { type: 'boolean' },
+  verbose: { type: 'boolean' },
+  'boot-timeout': { type: 'string' },
+  'suite-timeout': { type: 'string' },
+  'run-timeout': { type: 'string' },
+  append: { type: 'string' },
+  config: { type: 'string' },
+  'skip-config-check': { type: 'boolean' },
+  format: { type: 'string' },
+  'kcidb-origin': { type: 'string' },
+  // For the project's own tests: make one expectation wrong on purpose.
+  'override-expectation': { type: 'string', multiple: true },
+} as const;
+
 async function runCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      kernel: { type: 'string' },
-      debian: { type: 'string' },
-      reference: { type: 'string' },
-      direct: { type: 'boolean' },
-      suite: { type: 'string', multiple: true },
-      expect: { type: 'string', multiple: true },
-      quiet: { type: 'boolean' },
-      verbose: { type: 'boolean' },
-      'boot-timeout': { type: 'string' },
-      'suite-timeout': { type: 'string' },
-      'run-timeout': { type: 'string' },
-      append: { type: 'string' },
-      config: { type: 'string' },
-      'skip-config-check': { type: 'boolean' },
-      format: { type: 'string' },
-      'kcidb-origin': { type: 'string' },
-      // For the project's own tests: make one expectation wrong on purpose.
-      'override-expectation': { type: 'string', multiple: true },
-    },
-  });
+  const { values } = parseArgs({ args: argv, strict: true, options: RUN_OPTIONS });
+  refuseRepeated(argv, RUN_OPTIONS);
   const chosen = ['kernel', 'debian', 'reference', 'direct'].filter((k) => values[k as keyof typeof values] !== undefined);
   if (chosen.length > 1) throw new UsageError(`choose one of --${chosen.join(', --')}`);
   const suites = availableSuites();
