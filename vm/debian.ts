@@ -1,6 +1,7 @@
 // Debian's stock cloud kernels, fetched with apt-get download and unpacked
 // with dpkg -x into the cache (never installed into /boot).
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HarnessError } from './initramfs.js';
@@ -113,7 +114,12 @@ function resolveCached(series: DebianSeries): { pkg: string; version: string } {
 export function fetchDebianKernel(series: DebianSeries, log: (l: string) => void): DebianKernel {
   const { pkg, version } = resolveCached(series);
   const dir = join(cacheRoot(), 'debian', `${pkg}_${version}`);
-  if (existsSync(join(dir, 'boot'))) return describe(dir, pkg, version);
+  if (existsSync(join(dir, 'boot'))) {
+    const k = describe(dir, pkg, version);
+    if (verifiedImage(dir, k.image)) return k;
+    log(`cached ${k.image} does not match the hash recorded when it was unpacked: fetching it again`);
+    rmSync(dir, { recursive: true, force: true });
+  }
   const dl = join(cacheRoot(), 'debian', 'download');
   rmSync(dl, { recursive: true, force: true });
   mkdirSync(dl, { recursive: true });
@@ -127,5 +133,31 @@ export function fetchDebianKernel(series: DebianSeries, log: (l: string) => void
   execFileSync('dpkg', ['-x', join(dl, deb), tmp]);
   renameSync(tmp, dir);
   rmSync(dl, { recursive: true, force: true });
-  return describe(dir, pkg, version);
+  const k = describe(dir, pkg, version);
+  recordImageHash(dir, k.image);
+  return k;
+}
+
+const HASH_FILE = '.omx-image.sha256';
+
+function sha256Of(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+function recordImageHash(dir: string, image: string): void {
+  writeFileSync(join(dir, HASH_FILE), sha256Of(image) + '\n');
+}
+
+/**
+ * The cached image is what was unpacked (a truncated or damaged copy would
+ * fail every boot, blaming the guest). A cache unpacked before hashes were
+ * recorded gets its hash recorded now.
+ */
+function verifiedImage(dir: string, image: string): boolean {
+  const file = join(dir, HASH_FILE);
+  if (!existsSync(file)) {
+    recordImageHash(dir, image);
+    return true;
+  }
+  return readFileSync(file, 'utf8').trim() === sha256Of(image);
 }

@@ -636,12 +636,24 @@ interface CacheMeta {
   buildSeconds: number;
   compiledObjects: number;
   imageBytes: number;
+  imageSha256: string;
   buildDir: string;
 }
 
-function cachedResult(dir: string, key: string, started: number): BuildResult | null {
+/**
+ * A cache entry, if complete and intact: the image must hash to what was
+ * recorded when it was stored (older entries: its recorded size), or it is
+ * rebuilt, never booted.
+ */
+function cachedResult(dir: string, key: string, started: number, log: (l: string) => void): BuildResult | null {
   const image = join(dir, 'bzImage');
   if (!existsSync(image) || !existsSync(join(dir, 'meta.json')) || !existsSync(join(dir, '.config'))) return null;
+  const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Partial<CacheMeta>;
+  const intact = meta.imageSha256 ? sha256(readFileSync(image)) === meta.imageSha256 : statSync(image).size === meta.imageBytes;
+  if (!intact) {
+    log(`[cache] ${image} does not match what was stored (${meta.imageSha256 ? 'sha256' : 'size'}): rebuilding it`);
+    return null;
+  }
   return { image, config: join(dir, '.config'), key, cached: true, seconds: (Date.now() - started) / 1000 };
 }
 
@@ -681,7 +693,7 @@ export async function buildKernel(o: BuildOptions): Promise<BuildResult> {
   const keyOf = (v: string) => computeKey({ sourceVersion: v, series: o.series, patches: patchTexts, fragment, toolchain });
   if (sourceVersion) {
     const key = keyOf(sourceVersion);
-    const hit = cachedResult(join(cache, 'kernels', key), key, started);
+    const hit = cachedResult(join(cache, 'kernels', key), key, started, log);
     if (hit) {
       log(`[cache] ${o.series} ${o.patches}${extra.length ? ` +${extra.length} extra` : ''}: cached image ${hit.image}`);
       return hit;
@@ -707,7 +719,7 @@ export async function buildKernel(o: BuildOptions): Promise<BuildResult> {
     }
     const key = keyOf(sourceVersion!);
     const outDir = join(cache, 'kernels', key);
-    const again = cachedResult(outDir, key, started);
+    const again = cachedResult(outDir, key, started, log);
     if (again) {
       log(`[cache] built meanwhile by another process: ${again.image}`);
       return again;
@@ -826,6 +838,7 @@ export async function buildKernel(o: BuildOptions): Promise<BuildResult> {
       buildSeconds: Math.round(buildSeconds * 10) / 10,
       compiledObjects: objects,
       imageBytes: statSync(built).size,
+      imageSha256: sha256(readFileSync(built)),
       buildDir,
     };
     writeFileSync(join(tmpDir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');

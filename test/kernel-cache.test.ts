@@ -1,0 +1,35 @@
+// Cached kernel images are verified before use (issue: a truncated cached
+// kernel gave boot-failure on every run, forever, blaming the guest). A
+// damaged reference image is rebuilt, a damaged Debian image fetched again,
+// and the run that finds it passes.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import tmp from 'tmp';
+import type { RunRecord } from '../vm/results.js';
+import { projectRoot } from './fixtures/load.js';
+
+tmp.setGracefulCleanup();
+const cli = join(projectRoot, 'bin/omayexec-conformance.js');
+const skip = spawnSync('qemu-system-x86_64', ['--version']).error ? 'QEMU not installed' : false;
+
+function run(args: string[]): { status: number | null; record: RunRecord; stderr: string } {
+  const results = tmp.dirSync({ unsafeCleanup: true }).name;
+  const r = spawnSync(process.execPath, [cli, 'run', ...args, '--suite', 'exec'], { encoding: 'utf8', env: { ...process.env, OMAYEXEC_RESULTS: results }, timeout: 40 * 60_000 });
+  const record = JSON.parse(readFileSync(join(results, 'latest', 'results.json'), 'utf8')) as RunRecord;
+  return { status: r.status, record, stderr: r.stderr + r.stdout };
+}
+
+for (const [label, args] of [['reference 6.1', ['--reference', '6.1']], ['Debian 6.1', ['--debian', '6.1']]] as const) {
+  t.test(`${label}: a truncated cached image is noticed and replaced`, { skip }, async (t) => {
+    const first = run([...args]);
+    t.equal(first.record.verdict, 'pass', `the cached kernel passes first (${first.record.why})`);
+    const image = first.record.kernel.path!;
+    truncateSync(image, 1_000_000);
+    const again = run([...args]);
+    t.match(again.stderr, /does not match/, 'the run says the cached image was damaged');
+    t.equal(again.record.verdict, 'pass', `and passes with a replaced image (${again.record.why})`);
+    t.equal(again.record.kernel.sha256, first.record.kernel.sha256, 'the same image as before the damage');
+  });
+}
