@@ -80,6 +80,33 @@ for (const how of ['SIGINT', 'SIGTERM', 'SIGKILL-runner'] as const) {
   });
 }
 
+t.test('the whole process group SIGKILLed: the next direct run restores the sysctl first', { skip }, async (t) => {
+  const before = read();
+  const changed = String(Number(before) + 9);
+  const mnt = join(tmp.dirSync({ unsafeCleanup: true }).name, 'mnt');
+  const env = {
+    ...process.env,
+    OMAYEXEC_RESULTS: tmp.dirSync({ unsafeCleanup: true }).name,
+    OMAYEXEC_EXTRA_SUITES: join(root, 'test/fixtures/guest-suites'),
+    OMAYEXEC_GUARDED_SYSCTLS: SYSCTL,
+    OMX_TEST_SYSCTL: SYSCTL,
+    OMX_TEST_VALUE: changed,
+    OMX_TEST_MOUNT: mnt,
+  };
+  // Its own process group, so one kill reaches the CLI, unshare and the runner at once.
+  const child = spawn(process.execPath, [cli, 'run', '--direct', '--suite', 'direct-slow', '--quiet'], { stdio: 'ignore', env, detached: true });
+  const exited = new Promise<void>((r) => child.on('close', () => r()));
+  t.ok(await waitFor(() => read() === changed, 20_000), 'the suite changed the sysctl');
+  process.kill(-child.pid!, 'SIGKILL');
+  await exited;
+  t.ok(await waitFor(() => processesWithEnv(`OMX_TEST_MOUNT=${mnt}`).length === 0, 5_000), 'no process of the run is left');
+  t.equal(read(), changed, 'nobody was left to restore it (the premise)');
+  const next = spawnSync(process.execPath, [cli, 'run', '--direct', '--suite', 'exec'], { encoding: 'utf8', env: { ...env, OMX_TEST_VALUE: before } });
+  t.match(next.stdout + next.stderr, new RegExp(`died without restoring the sysctls: restored ${SYSCTL}`), 'the next run says what it restored');
+  t.equal(read(), before, 'sysctl back to its value before the killed run');
+  t.equal(next.status, 0, 'and the next run itself passes');
+});
+
 t.test('run --direct as a non-root user: exit 2 with one clear line', { skip }, async (t) => {
   // Through `env -i`: tap injects its process-info hook into the environment
   // of every child, and that hook would then fail to write into .tap/ as this user.

@@ -20,7 +20,7 @@ import { assertBootableArch, chooseAccel, findQemu, startQemu } from './qemu.js'
 import { createRunDir, type KernelIdentity, type RunRecord } from './results.js';
 import type { GuestFate } from './verdict.js';
 import { Progress } from './progress.js';
-import { restoreSysctls, saveSysctls } from './sysctl-guard.js';
+import { recoverAbandoned, restoreSysctls, saveSysctls } from './sysctl-guard.js';
 
 export interface RunOptions {
   suites: string[];
@@ -200,6 +200,9 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
 
 /** Direct mode: the runner on this machine's kernel (ffi target), in a private mount namespace. */
 export async function runDirect(o: RunOptions): Promise<RunOutcome> {
+  for (const r of recoverAbandoned()) {
+    o.progress.info(`a direct run (pid ${r.pid}) died without restoring the sysctls: restored ${r.restored.join(', ') || 'none (none had changed)'}`);
+  }
   const { runId, dir } = createRunDir();
   const t0 = performance.now();
   const cfgPath = join(dir, 'run.json');

@@ -1,6 +1,11 @@
 // Direct mode's promise that nothing outlives the run: every sysctl a suite
 // may touch is read before and written back after, by the parent process.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+// The saved values also go to a file until they are restored: if the whole
+// process group is SIGKILLed, the next direct run finds the file of a dead
+// run and puts the values back before it starts.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cacheRoot } from './paths.js';
 
 /**
  * Sysctls the suites write (SPEC.md §2.1). OMAYEXEC_GUARDED_SYSCTLS (a
@@ -11,20 +16,66 @@ export const GUARDED_SYSCTLS = ['/proc/sys/fs/open_mayexec_enforce', ...(process
 
 export type SavedSysctls = Map<string, string>;
 
+function guardDir(): string {
+  return join(cacheRoot(), 'direct-guard');
+}
+
+function guardFile(pid: number): string {
+  return join(guardDir(), `${pid}.json`);
+}
+
 export function saveSysctls(paths = GUARDED_SYSCTLS): SavedSysctls {
   const saved: SavedSysctls = new Map();
   for (const p of paths) if (existsSync(p)) saved.set(p, readFileSync(p, 'utf8').trim());
+  mkdirSync(guardDir(), { recursive: true });
+  writeFileSync(guardFile(process.pid), JSON.stringify({ pid: process.pid, values: Object.fromEntries(saved) }));
   return saved;
 }
 
-/** Writes back every value that changed; returns the paths it restored. */
-export function restoreSysctls(saved: SavedSysctls): string[] {
+function writeBack(saved: SavedSysctls): string[] {
   const restored: string[] = [];
   for (const [p, value] of saved) {
-    if (readFileSync(p, 'utf8').trim() !== value) {
+    if (existsSync(p) && readFileSync(p, 'utf8').trim() !== value) {
       writeFileSync(p, value);
       restored.push(p);
     }
   }
   return restored;
+}
+
+/** Writes back every value that changed; returns the paths it restored. */
+export function restoreSysctls(saved: SavedSysctls): string[] {
+  const restored = writeBack(saved);
+  rmSync(guardFile(process.pid), { force: true });
+  return restored;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Values left changed by direct runs that died without restoring them: put back. */
+export function recoverAbandoned(): { pid: number; restored: string[] }[] {
+  const dir = guardDir();
+  if (!existsSync(dir)) return [];
+  const out: { pid: number; restored: string[] }[] = [];
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
+    const path = join(dir, f);
+    let g: { pid: number; values: Record<string, string> };
+    try {
+      g = JSON.parse(readFileSync(path, 'utf8')) as typeof g;
+    } catch {
+      rmSync(path, { force: true }); // a file cut short: its run died before it had changed anything
+      continue;
+    }
+    if (g.pid === process.pid || alive(g.pid)) continue;
+    out.push({ pid: g.pid, restored: writeBack(new Map(Object.entries(g.values))) });
+    rmSync(path, { force: true });
+  }
+  return out;
 }
