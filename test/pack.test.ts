@@ -2,7 +2,7 @@
 // run_omayexec.sh on this machine's kernel with the machine's node, ingest
 // the output. Every suite the build bundled must be in the stream.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import tmp from 'tmp';
@@ -28,4 +28,20 @@ t.test('pack -> run_omayexec.sh elsewhere -> ingest: every bundled suite reporte
   const record = JSON.parse(readFileSync(join(results, 'latest', 'results.json'), 'utf8')) as { verdict: string; suites: { id: string }[] };
   t.equal(record.verdict, 'pass');
   t.same(record.suites.map((s) => s.id).filter((id) => id !== 'profiles').sort(), bundledSuites().sort(), 'every bundled suite is in the stream');
+});
+
+t.test('pack -o into a missing folder is bad input; onto a full disk it leaves no truncated bundle', { skip }, async (t) => {
+  const missing = spawnSync(process.execPath, [BIN, 'pack', '-o', '/nonexistent-omx/dir/x.tgz'], { encoding: 'utf8' });
+  t.equal(missing.status, 2, 'exit 2');
+  t.match(missing.stderr, /^omayexec-conformance: pack -o \/nonexistent-omx\/dir\/x\.tgz: \/nonexistent-omx\/dir is not a directory\n$/, 'one line naming the folder');
+  const tiny = tmp.dirSync({ unsafeCleanup: true, prefix: 'omx-full-' }).name;
+  t.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'omx-full', tiny]).status, 0, 'a 64 KB tmpfs');
+  try {
+    const full = spawnSync(process.execPath, [BIN, 'pack', '-o', join(tiny, 'b.tar.gz')], { encoding: 'utf8' });
+    t.equal(full.status, 6, 'exit 6');
+    t.equal(full.stderr.trim().split('\n').length, 1, `one line (${full.stderr.trim()})`);
+    t.same(readdirSync(tiny), [], 'nothing left on the full disk, no bundle under the name asked for');
+  } finally {
+    spawnSync('umount', [tiny]);
+  }
 });

@@ -4,9 +4,10 @@
 // koffi's native module. The stream it
 // prints is turned into a run folder on any host with `ingest`.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
+import { cpSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { BadInputError } from './errors.js';
 import { HarnessError } from './initramfs.js';
 import { guestTree, projectRoot } from './paths.js';
 
@@ -33,6 +34,8 @@ exit $status
 `;
 
 export function pack(outPath: string): string {
+  const parent = dirname(resolve(outPath));
+  if (!existsSync(parent) || !statSync(parent).isDirectory()) throw new BadInputError(`pack -o ${outPath}: ${parent} is not a directory`);
   const board = join(projectRoot, 'dist/board');
   if (!existsSync(join(board, 'runner.js')) || !existsSync(join(guestTree, 'executor'))) throw new HarnessError(`${board} or ${guestTree} is missing: run npm run build`);
   const stage = mkdtempSync(join(tmpdir(), 'omx-pack-'));
@@ -49,7 +52,16 @@ export function pack(outPath: string): string {
     writeFileSync(join(root, 'run_omayexec.sh'), RUN_SCRIPT);
     chmodSync(join(root, 'run_omayexec.sh'), 0o755);
     const out = resolve(outPath);
-    execFileSync('tar', ['-czf', out, '-C', stage, 'omayexec-conformance']);
+    // Written beside its name, then renamed: a full disk leaves no truncated bundle under the name asked for.
+    const partial = `${out}.partial-${process.pid}`;
+    try {
+      execFileSync('tar', ['-czf', partial, '-C', stage, 'omayexec-conformance'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (e) {
+      rmSync(partial, { force: true });
+      const why = ((e as { stderr?: Buffer }).stderr?.toString() ?? '').trim().split('\n').pop();
+      throw new HarnessError(`pack: writing ${out} failed: ${why}`);
+    }
+    renameSync(partial, out);
     return out;
   } finally {
     rmSync(stage, { recursive: true, force: true });

@@ -122,6 +122,9 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   const lines: string[] = [];
   // Written live (finishRun writes it again whole): a run in progress can be followed.
   const raw = createWriteStream(join(dir, 'results.raw'));
+  // A full disk must not crash the run here: finishRun writes the file again and reports ENOSPC.
+  let rawError: Error | null = null;
+  raw.on('error', (e) => (rawError ??= e));
   const q = startQemu({
     kernel: kernelPath,
     initrd,
@@ -151,7 +154,7 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
     raw.write(l + '\n');
     o.progress.resultLine(l);
   }, bootTimeoutSec, t0);
-  await new Promise((r) => raw.end(r));
+  if (!rawError) await new Promise((r) => raw.end(r));
   // The guest powers off after the sentinel; if it did not get that far the
   // run timeout (or a crash) ends QEMU.
   if (session.error) q.kill('crash');
