@@ -3,7 +3,7 @@
 // on stderr, never a stack trace.
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, symlinkSync } from 'node:fs';
+import { existsSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import tmp from 'tmp';
@@ -106,6 +106,23 @@ t.test('--kernel given twice is an error, not "the last one wins"', async (t) =>
   const r = cli(['run', '--kernel', '/a', '--kernel=/b']);
   t.equal(r.status, 2);
   oneCleanLine(t, r, /--kernel given 2 times: give it once/);
+});
+
+t.test('bad paths are bad input: one line naming the path, exit 2', async (t) => {
+  const dir = tmp.dirSync({ unsafeCleanup: true }).name;
+  const empty = join(dir, 'empty.json');
+  writeFileSync(empty, '{}');
+  const cases: [string[], RegExp][] = [
+    [['ingest', dir], new RegExp(`ingest ${dir}: not a file`)],
+    [['compare', empty, empty], new RegExp(`${empty} is not a results.json of a run`)],
+    [['run', '--kernel', '/bin/true', '--config', '/nonexistent-omx'], /--config \/nonexistent-omx: no such file/],
+    [['run', '--debian', '6.1', '--config', dir], new RegExp(`--config ${dir}: not a file`)],
+  ];
+  for (const [args, message] of cases) {
+    const r = cli(args);
+    t.equal(r.status, 2, args.join(' '));
+    oneCleanLine(t, r, message);
+  }
 });
 
 t.test('a bad timeout value: exit 2', async (t) => {

@@ -1,5 +1,6 @@
 // The command line: run, kernel build, pack, compare... Bad input gets one
 // clear line and exit 2; harness failures exit 6; never a stack trace.
+import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { MAX_TIMEOUT_SEC } from './run.js';
 import { orderSuites } from '../suites/index.js';
@@ -85,6 +86,10 @@ const RUN_OPTIONS = {
 async function runCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, strict: true, options: RUN_OPTIONS });
   refuseRepeated(argv, RUN_OPTIONS);
+  // Before any kernel is fetched or built: a config file that is not there is bad input.
+  if (values.config !== undefined && !(existsSync(values.config) && statSync(values.config).isFile())) {
+    throw new UsageError(`--config ${values.config}: ${existsSync(values.config) ? 'not a file' : 'no such file'}`);
+  }
   const chosen = ['kernel', 'debian', 'reference', 'direct'].filter((k) => values[k as keyof typeof values] !== undefined);
   if (chosen.length > 1) throw new UsageError(`choose one of --${chosen.join(', --')}`);
   const suites = availableSuites();

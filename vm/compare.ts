@@ -24,11 +24,18 @@ export function loadRun(ref: string): RunRecord {
   const candidates = [ref, join(ref, 'results.json'), join(resultsRoot(), ref, 'results.json')];
   for (const c of candidates) {
     if (existsSync(c) && statSync(c).isFile()) {
+      let parsed: unknown;
       try {
-        return JSON.parse(readFileSync(c, 'utf8')) as RunRecord;
+        parsed = JSON.parse(readFileSync(c, 'utf8'));
       } catch (e) {
         throw new BadInputError(`${c} is not a results.json: ${(e as Error).message}`);
       }
+      // A run record has its verdict and its cases; {} or a kcidb.json has neither.
+      const r = parsed as Partial<RunRecord> | null;
+      if (!r || typeof r !== 'object' || typeof r.verdict !== 'string' || !Array.isArray(r.cases)) {
+        throw new BadInputError(`${c} is not a results.json of a run (no verdict and cases in it)`);
+      }
+      return r as RunRecord;
     }
   }
   throw new BadInputError(`no run found at ${ref} (give a run folder, its results.json, or a run id under ${resultsRoot()})`);

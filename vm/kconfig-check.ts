@@ -2,7 +2,8 @@
 // missing): options the guest cannot boot or run node without are fatal;
 // options single suites need are reported with the suites they affect (those
 // suites SKIP with the reason at run time).
-import { existsSync, readFileSync } from 'node:fs';
+import { BadInputError } from './errors.js';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
@@ -101,7 +102,10 @@ export function ikconfigFromImage(image: Buffer): string | null {
  * config-<release> or a .config beside the image, or IKCONFIG inside it.
  */
 export function findKernelConfig(image: string, explicit?: string): { text: string; source: string } | null {
-  if (explicit) return { text: readFileSync(explicit, 'utf8'), source: explicit };
+  if (explicit) {
+    if (!existsSync(explicit) || !statSync(explicit).isFile()) throw new BadInputError(`--config ${explicit}: ${existsSync(explicit) ? 'not a file' : 'no such file'}`);
+    return { text: readFileSync(explicit, 'utf8'), source: explicit };
+  }
   const dir = dirname(image);
   const name = basename(image);
   const candidates = [join(dir, '.config'), join(dir, 'config')];

@@ -249,6 +249,7 @@ export async function runDirect(o: RunOptions): Promise<RunOutcome> {
 /** A stream printed by a packed bundle on some device, turned into a run folder. */
 export function ingest(file: string): RunOutcome {
   if (!existsSync(file)) throw new BadInputError(`no such file: ${file}`);
+  if (!statSync(file).isFile()) throw new BadInputError(`ingest ${file}: not a file (give the stream run_omayexec.sh printed)`);
   const lines = readFileSync(file, 'utf8').replace(/\n$/, '').split('\n');
   const run = parseRunnerOutput(lines);
   const { runId, dir } = createRunDir();
