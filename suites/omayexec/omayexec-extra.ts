@@ -1,13 +1,14 @@
 // Suite omayexec-extra: the O_MAYEXEC cases upstream's selftest missed
 // (SPEC.md §2, §2.3 bypass rule, §2.4 followed symlinks, §2.5).
-import { AT, CAP, F_GETFL, O } from '../../harness/abi.js';
-import { calls } from '../../harness/calls.js';
-import { withoutCaps } from '../../harness/caps.js';
+import { AT, CAP, capBit, F_GETFL, O } from '../../harness/abi.js';
+import { calls, type CapSets } from '../../harness/calls.js';
+import { checkCapSwitch } from '../../harness/caps.js';
+import type { Call } from '../../harness/executor-protocol.js';
 import { EXEC_UNDER_POLICY_ROWS, EXTRA_ROWS, extraCaseName, type ExtraRow, type FlagName } from '../../fixtures/omayexec-extra.js';
 import { runExecProbes } from '../../harness/helpers.js';
 import { defineSuite } from '../../harness/suite.js';
-import { withSysctl } from '../../harness/sysctl.js';
-import { openOutcome, type Target } from '../../harness/target.js';
+import { readSysctl, sysctlWriteCalls, withSysctl } from '../../harness/sysctl.js';
+import { openOutcome, TargetError, type SysResult, type Target } from '../../harness/target.js';
 import { withWorkMount, type WorkMount } from '../../harness/workmount.js';
 
 const FLAG: Record<FlagName, number> = {
@@ -21,6 +22,8 @@ const FLAG: Record<FlagName, number> = {
   O_TMPFILE: O.TMPFILE,
 };
 
+const DAC_CAPS = capBit(CAP.DAC_OVERRIDE) | capBit(CAP.DAC_READ_SEARCH);
+
 /** A group id the suite's process does not hold. */
 const FOREIGN_GID = 4242;
 
@@ -28,51 +31,82 @@ function flagsOf(row: ExtraRow): number {
   return row.flags.reduce((acc, f) => acc | FLAG[f], O.CLOEXEC | O.MAYEXEC);
 }
 
-const mayexecOpen = (target: Target, path: string, flags: number, mode = 0) =>
-  target.run(calls.openat2(AT.FDCWD, path, { flags, mode }, true)).then(openOutcome);
-
-/** Opens as the row says; returns the outcome (the fd is always closed). */
-async function openRow(target: Target, row: ExtraRow, m: WorkMount): Promise<string> {
+/** The open(s) of a row, as calls; `outcome` reads their results. */
+function rowOpens(row: ExtraRow, m: WorkMount): { calls: Call[]; outcome: (rs: SysResult[]) => string } {
   const flags = flagsOf(row);
+  const open = (path: string, mode = 0, close = true) => calls.openat2(AT.FDCWD, path, { flags, mode }, close);
+  const one = (c: Call) => ({ calls: [c], outcome: (rs: SysResult[]) => openOutcome(rs[0]!) });
+  if (row.expected === 'fd+O_MAYEXEC-in-F_GETFL') {
+    // The open, then F_GETFL on its fd: is the bit still visible?
+    return {
+      calls: [open(m.paths.regular, 0, false), calls.fcntl({ result: -1 }, F_GETFL), calls.close({ result: -1 })],
+      outcome: ([r, fl]) => {
+        if (!r!.ok) return r!.errno ?? 'E?';
+        if (!fl!.ok) return `F_GETFL-${fl!.errno}`;
+        return (fl!.ret & O.MAYEXEC) !== 0 ? 'fd+O_MAYEXEC-in-F_GETFL' : 'fd-without-O_MAYEXEC-in-F_GETFL';
+      },
+    };
+  }
   switch (row.target) {
     case 'regular':
-    case 'directory':
     case 'group-x-only':
-      return mayexecOpen(target, m.paths[row.target === 'directory' ? 'directory' : 'regular'], flags);
+      return one(open(m.paths.regular));
+    case 'directory':
+      return one(open(m.paths.directory));
     case 'symlink-followed':
-      return mayexecOpen(target, m.paths.symlink, flags);
+      return one(open(m.paths.symlink));
     case 'new-file':
-      return mayexecOpen(target, `${m.dir}/created`, flags, row.mode);
+      return one(open(`${m.dir}/created`, row.mode));
     case 'tmpfile':
-      return mayexecOpen(target, m.dir, flags, row.mode);
+      return one(open(m.dir, row.mode));
     case 'created-then-reopened': {
       const path = `${m.dir}/created-twice`;
-      const first = await mayexecOpen(target, path, flags, row.mode);
-      if (first !== 'fd') return `first-open-${first}`;
-      return mayexecOpen(target, path, flags, row.mode);
+      return {
+        calls: [open(path, row.mode), open(path, row.mode)],
+        outcome: ([first, second]) => (first!.ok ? openOutcome(second!) : `first-open-${first!.errno}`),
+      };
     }
     case 'proc-self-status':
-      return mayexecOpen(target, '/proc/self/status', flags);
+      return one(open('/proc/self/status'));
   }
 }
 
-/** The open, then F_GETFL on its fd: is the bit still visible? */
-async function flagVisible(target: Target, row: ExtraRow, m: WorkMount): Promise<string> {
-  const [r, fl] = await target.runAll([
-    calls.openat2(AT.FDCWD, m.paths.regular, { flags: flagsOf(row) }),
-    calls.fcntl({ result: 0 }, F_GETFL),
-    calls.close({ result: 0 }),
-  ]);
-  if (!r!.ok) return r!.errno ?? 'E?';
-  if (!fl!.ok) return `F_GETFL-${fl!.errno}`;
-  return (fl!.ret & O.MAYEXEC) !== 0 ? 'fd+O_MAYEXEC-in-F_GETFL' : 'fd-without-O_MAYEXEC-in-F_GETFL';
+/** Give a RESULT of -1 (the batch's first call of this group) its place in the whole batch. */
+function at(group: Call[], offset: number): Call[] {
+  return group.map((c) => ({ ...c, args: c.args.map((a) => ('result' in a && a.result === -1 ? { result: offset } : a)) }));
 }
 
-async function runRow(target: Target, row: ExtraRow, m: WorkMount): Promise<string> {
-  if (row.target === 'group-x-only') await target.must('chown', calls.chown(m.paths.regular, 0, FOREIGN_GID));
-  const open = () => (row.expected === 'fd+O_MAYEXEC-in-F_GETFL' ? flagVisible(target, row, m) : openRow(target, row, m));
-  return withSysctl(target, row.sysctl, () => (row.caps === 'dac' ? open() : withoutCaps(target, [CAP.DAC_OVERRIDE, CAP.DAC_READ_SEARCH], open)));
+/**
+ * One row in one round trip: the sysctl value, the capability drop
+ * (verified with capget), the open(s), the restores. Every call runs even
+ * when an earlier one failed, so the restores always happen.
+ */
+async function runRow(target: Target, row: ExtraRow, m: WorkMount, caps: CapSets, saved: string): Promise<string> {
+  const batch: Call[] = [];
+  if (row.target === 'group-x-only') batch.push(calls.chown(m.paths.regular, 0, FOREIGN_GID));
+  const setAt = batch.length;
+  batch.push(...sysctlWriteCalls(row.sysctl, setAt));
+  const dropped = { ...caps, effective: caps.effective & ~DAC_CAPS };
+  const dropAt = batch.length;
+  if (row.caps === 'no-dac') batch.push(calls.capset(dropped), calls.capget());
+  const opens = rowOpens(row, m);
+  const openAt = batch.length;
+  batch.push(...at(opens.calls, openAt));
+  const restoreAt = batch.length;
+  if (row.caps === 'no-dac') batch.push(calls.capset(caps), calls.capget());
+  const backAt = batch.length;
+  batch.push(...sysctlWriteCalls(saved, backAt));
+  const rs = await target.runAll(batch);
+  if (row.target === 'group-x-only' && !rs[0]!.ok) throw new TargetError(`chown to gid ${FOREIGN_GID} failed: ${rs[0]!.errno}`);
+  if (!rs[setAt + 1]!.ok) throw new TargetError(`writing ${row.sysctl} to the sysctl failed: ${rs[setAt]!.errno ?? rs[setAt + 1]!.errno}`);
+  if (!rs[backAt + 1]!.ok) throw new TargetError(`restoring the sysctl to ${saved} failed: ${rs[backAt]!.errno ?? rs[backAt + 1]!.errno}`);
+  if (row.caps === 'no-dac') {
+    checkCapSwitch('drop DAC capabilities', rs[dropAt]!, rs[dropAt + 1]!, dropped.effective);
+    checkCapSwitch('restore', rs[restoreAt]!, rs[restoreAt + 1]!, caps.effective);
+  }
+  return opens.outcome(rs.slice(openAt, restoreAt));
 }
+
 
 export default defineSuite(import.meta.url, {
   id: 'omayexec-extra',
@@ -81,8 +115,10 @@ export default defineSuite(import.meta.url, {
   async run(ctx) {
     const target = ctx.target;
     const fdsBefore = await target.openFdCount();
+    const caps = await target.capget();
+    const saved = await readSysctl(target);
     for (const row of EXTRA_ROWS) {
-      const actual = await withWorkMount(target, { noexec: row.mount === 'noexec', mode: row.mode }, (m) => runRow(target, row, m));
+      const actual = await withWorkMount(target, { noexec: row.mount === 'noexec', mode: row.mode }, (m) => runRow(target, row, m, caps, saved));
       ctx.expectOutcome(extraCaseName(row), actual, row.expected);
     }
     for (const row of EXEC_UNDER_POLICY_ROWS) {

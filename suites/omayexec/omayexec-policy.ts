@@ -4,13 +4,14 @@
 // DAC capabilities, the capability drop (verified with capget), the opens
 // without them, the restore: one round trip to an executor.
 import { CAP, capBit } from '../../harness/abi.js';
-import { calls, decodeCapData, type CapSets } from '../../harness/calls.js';
+import { calls, type CapSets } from '../../harness/calls.js';
+import { checkCapSwitch } from '../../harness/caps.js';
 import type { Call } from '../../harness/executor-protocol.js';
 import { policyCaseName, policyCases, SYSCTL_VALUES, VARIANTS, type CapState, type PolicyCase } from '../../fixtures/omayexec-policy.js';
 import { openCall, selftestFlags } from '../../harness/opener.js';
 import { defineSuite, type SuiteContext } from '../../harness/suite.js';
 import { readSysctl, sysctlWriteCalls } from '../../harness/sysctl.js';
-import { openOutcome, TargetError, type SysResult } from '../../harness/target.js';
+import { openOutcome, TargetError } from '../../harness/target.js';
 import { loopDriverPresent, NO_LOOP_REASON, OBJECT_TYPES, withWorkMount, type WorkMount } from '../../harness/workmount.js';
 
 const DAC_CAPS = capBit(CAP.DAC_OVERRIDE) | capBit(CAP.DAC_READ_SEARCH);
@@ -20,11 +21,6 @@ function switchCaps(sets: CapSets): Call[] {
   return [calls.capset(sets), calls.capget()];
 }
 
-function checkSwitch(what: string, set: SysResult, got: SysResult, want: bigint): void {
-  if (!set.ok) throw new TargetError(`capset (${what}) failed: ${set.errno}`);
-  const now = got.ok ? decodeCapData(got.outs[1]!).effective : -1n;
-  if (now !== want) throw new TargetError(`after capset (${what}) the effective set is 0x${now.toString(16)}, not 0x${want.toString(16)}`);
-}
 
 async function runGroup(ctx: SuiteContext, m: WorkMount, cases: PolicyCase[], sysctl: number, saved: string, caps: CapSets, loop: boolean): Promise<Map<PolicyCase, string | null>> {
   const opened = (state: CapState) => cases.filter((c) => c.caps === state && (c.type !== 'block' || loop));
@@ -41,8 +37,8 @@ async function runGroup(ctx: SuiteContext, m: WorkMount, cases: PolicyCase[], sy
   batch.push(...sysctlWriteCalls(saved, batch.length));
   const rs = await ctx.target.runAll(batch);
   if (!rs[1]!.ok) throw new TargetError(`writing ${sysctl} to the sysctl failed: ${rs[0]!.errno ?? rs[1]!.errno}`);
-  checkSwitch('drop DAC capabilities', rs[dropAt]!, rs[dropAt + 1]!, dropped.effective);
-  checkSwitch('restore', rs[restoreAt]!, rs[restoreAt + 1]!, caps.effective);
+  checkCapSwitch('drop DAC capabilities', rs[dropAt]!, rs[dropAt + 1]!, dropped.effective);
+  checkCapSwitch('restore', rs[restoreAt]!, rs[restoreAt + 1]!, caps.effective);
   if (!rs[rs.length - 2]!.ok) throw new TargetError(`restoring the sysctl to ${saved} failed: ${rs[rs.length - 2]!.errno}`);
   const outcome = new Map<PolicyCase, string | null>(cases.map((c) => [c, null]));
   dac.forEach((c, i) => outcome.set(c, openOutcome(rs[3 + i]!)));
