@@ -1,7 +1,7 @@
 // inspectKernel (vm/kernel-image.ts): what is accepted as a kernel image
 // before booting, and the one-line errors for everything else.
 import t, { type Test } from 'tap';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import tmp from 'tmp';
@@ -89,7 +89,10 @@ t.test('an ELF that is not a kernel: /bin/true (x86_64 PIE executable)', { skip:
 });
 
 t.test('crafted ELF headers: machine decides the arch, others are refused', async (t) => {
-  t.same(inspectKernel(file('vmlinux-x86', elf(62))), { format: 'elf', arch: 'x86_64' }, 'EM_X86_64');
+  // x86: QEMU boots an ELF vmlinux only through its PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY).
+  const pvhNote = Buffer.from([4, 0, 0, 0, 4, 0, 0, 0, 18, 0, 0, 0, 0x58, 0x65, 0x6e, 0, 0, 0, 0, 1]);
+  t.same(inspectKernel(file('vmlinux-x86', Buffer.concat([elf(62), pvhNote]))), { format: 'elf', arch: 'x86_64' }, 'EM_X86_64 with a PVH note');
+  badInput(t, () => inspectKernel(file('vmlinux-x86-nopvh', elf(62))), /x86_64 vmlinux without a PVH entry note: QEMU cannot boot it/, 'EM_X86_64 without PVH: exit 2 before any boot');
   t.same(inspectKernel(file('vmlinux-arm64', elf(183))), { format: 'elf', arch: 'arm64' }, 'EM_AARCH64');
   badInput(t, () => inspectKernel(file('vmlinux-arm', elf(40))), /ELF file for machine 40, not an x86_64 or arm64 kernel/, 'EM_ARM');
   badInput(t, () => inspectKernel(file('vmlinux-riscv', elf(243))), /machine 243/, 'EM_RISCV');
@@ -101,6 +104,18 @@ t.test('a crafted bzImage: HdrS header and kernel_version string', async (t) => 
   const none = inspectKernel(file('bz-nover', bzImage(null)));
   t.equal(none.format, 'bzImage');
   t.equal(none.version, undefined, 'kernel_version offset 0: no version');
+});
+
+t.test('a truncated bzImage is recognised from its header; a symlink loop says ELOOP', async (t) => {
+  const whole = bzImage(null);
+  whole[0x1f1] = 1; // one setup sector
+  whole.writeUInt32LE(0x100, 0x1f4); // 4096 bytes of kernel after 1024 of boot sector and setup
+  t.equal(inspectKernel(file('bz-whole', Buffer.concat([whole, Buffer.alloc(1024)]))).format, 'bzImage', 'a complete image (5120 bytes)');
+  badInput(t, () => inspectKernel(file('bz-cut', whole.subarray(0, 3000))), /truncated bzImage: its header says 5120 bytes, the file has 3000/, 'cut short');
+  const loop = join(dir.name, 'loop');
+  symlinkSync(loop, loop);
+  badInput(t, () => inspectKernel(loop), /kernel image a symlink loop \(ELOOP\)/, 'symlink loop');
+  badInput(t, () => inspectKernel(join(dir.name, 'missing')), /kernel image not found/, 'missing');
 });
 
 t.test('a crafted arm64 Image header', async (t) => {
