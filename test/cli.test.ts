@@ -125,6 +125,32 @@ t.test('bad paths are bad input: one line naming the path, exit 2', async (t) =>
   }
 });
 
+t.test('results folder read-only, not a folder, or full: one clear line, nothing half-written left', { skip: process.getuid?.() !== 0 ? 'mounts need root' : false }, async (t) => {
+  const base = tmp.dirSync({ unsafeCleanup: true }).name;
+  const notDir = join(base, 'file');
+  writeFileSync(notDir, 'x');
+  const ro = join(base, 'ro');
+  const full = join(base, 'full');
+  for (const d of [ro, full]) spawnSync('mkdir', [d]);
+  t.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'omx-ro', ro]).status, 0, 'a read-only tmpfs');
+  t.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'omx-full', full]).status, 0, 'a 64 KB tmpfs');
+  try {
+    for (const [root, code] of [[ro, 'EROFS'], [notDir, 'ENOTDIR']] as const) {
+      const r = cli(['run', '--direct', '--suite', 'exec'], { OMAYEXEC_RESULTS: root });
+      t.equal(r.status, 2, `${code}: exit 2`);
+      oneCleanLine(t, r, new RegExp(`results folder ${root} is not writable \\(${code}\\)`));
+    }
+    const r = cli(['run', '--reference', '6.1', '--suite', 'exec', '--quiet'], { OMAYEXEC_RESULTS: full });
+    t.equal(r.status, 6, 'full disk: exit 6');
+    t.match(r.stderr, /no space left on device while writing .*full/, `it says ENOSPC and where (${r.stderr.trim()})`);
+    const left = spawnSync('find', [full, '-name', '*.cpio'], { encoding: 'utf8' }).stdout.trim();
+    t.equal(left, '', 'no partial run.cpio left on the full disk');
+  } finally {
+    spawnSync('umount', [ro]);
+    spawnSync('umount', [full]);
+  }
+});
+
 t.test('a bad timeout value: exit 2', async (t) => {
   for (const v of ['abc', '0', '-3']) {
     const r = cli(['run', '--kernel', '/nonexistent', `--boot-timeout=${v}`]);

@@ -1,7 +1,8 @@
 // One run folder: results.json (the record), results.ktap (kselftest form),
 // junit.xml; console.log is written live by the launcher. results/latest
 // points at the newest run.
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { BadInputError } from './errors.js';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { ProbeResult } from '../harness/profiles.js';
@@ -60,17 +61,28 @@ export function runDir(runId: string): string {
  */
 export function createRunDir(): { runId: string; dir: string } {
   const root = resultsRoot();
-  mkdirSync(root, { recursive: true });
+  try {
+    mkdirSync(root, { recursive: true });
+    accessSync(root, constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new BadInputError(`results folder ${root} is not writable (${code === 'EEXIST' ? 'ENOTDIR' : code}): set OMAYEXEC_RESULTS to a writable folder`);
+  }
   const base = newRunId();
   for (let attempt = 0; attempt < 20; attempt++) {
     const runId = attempt === 0 ? base : `${base}-${randomBytes(3).toString('hex')}`;
     const dir = join(root, runId);
     try {
       mkdirSync(dir); // EEXIST when another run took the name
-      return { runId, dir };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') continue;
+      if (code === 'EROFS' || code === 'EACCES' || code === 'ENOTDIR') throw new BadInputError(`results folder ${root} is not writable (${code}): set OMAYEXEC_RESULTS to a writable folder`);
+      throw e;
     }
+    // Until finishRun replaces it: a run killed before its end leaves a folder that says so.
+    writeFileSync(join(dir, 'results.json'), JSON.stringify({ runId, verdict: 'error', exitCode: 6, why: 'the run did not finish (still running, or killed before writing its verdict)' }, null, 2) + '\n');
+    return { runId, dir };
   }
   throw new Error(`could not create a new run folder under ${root}`);
 }

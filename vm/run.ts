@@ -114,6 +114,11 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   try {
     writeRunArchive(runArchive, { modules: o.modules ?? [] });
     initrd = cachedInitrd(base, runArchive).path;
+  } catch (e) {
+    // Name the file a full disk stopped (writeSync errors carry no path).
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOSPC' && !err.path) err.path = runArchive;
+    throw e;
   } finally {
     rmSync(runArchive, { force: true });
   }
