@@ -335,4 +335,8 @@ t.test('9. the CLI is SIGKILLed mid-run: its QEMU dies with it', { skip }, async
   }
   t.same(left, [], 'QEMU is gone within 5 s of the CLI');
   for (const pid of left) process.kill(pid, 'SIGKILL');
+  const folder = runFolder(results)!;
+  const record = JSON.parse(readFileSync(join(folder, 'results.json'), 'utf8')) as RunRecord;
+  t.equal(record.verdict, 'error', 'the unfinished folder says error, never pass');
+  t.match(record.why, /did not finish/, 'and why');
 });
