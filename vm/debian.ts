@@ -120,22 +120,34 @@ export function fetchDebianKernel(series: DebianSeries, log: (l: string) => void
     log(`cached ${k.image} does not match the hash recorded when it was unpacked: fetching it again`);
     rmSync(dir, { recursive: true, force: true });
   }
-  const dl = join(cacheRoot(), 'debian', 'download');
+  // Per process: two runs fetching the same kernel at once must not share a download.
+  const dl = join(cacheRoot(), 'debian', `download-${process.pid}`);
   rmSync(dl, { recursive: true, force: true });
   mkdirSync(dl, { recursive: true });
   log(`downloading ${pkg} ${version} with apt-get download...`);
   const r = spawnSync('apt-get', ['download', `${pkg}=${version}`], { cwd: dl, stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
   const deb = readdirSync(dl).find((f) => f.endsWith('.deb'));
-  if (r.status !== 0 || !deb) throw new HarnessError(`apt-get download ${pkg} failed: ${(r.stderr ?? '').trim().split('\n').pop()}`);
+  if (r.status !== 0 || !deb) {
+    rmSync(dl, { recursive: true, force: true });
+    throw new HarnessError(`apt-get download ${pkg} failed: ${(r.stderr ?? '').trim().split('\n').pop()}`);
+  }
   log(`unpacking ${deb} with dpkg -x...`);
-  const tmp = `${dir}.tmp`;
+  const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   execFileSync('dpkg', ['-x', join(dl, deb), tmp]);
-  renameSync(tmp, dir);
   rmSync(dl, { recursive: true, force: true });
-  const k = describe(dir, pkg, version);
-  recordImageHash(dir, k.image);
-  return k;
+  const fresh = describe(tmp, pkg, version);
+  recordImageHash(tmp, fresh.image);
+  try {
+    renameSync(tmp, dir);
+  } catch (e) {
+    // Another run unpacked the same package meanwhile: keep theirs if it verifies.
+    rmSync(tmp, { recursive: true, force: true });
+    const theirs = existsSync(join(dir, 'boot')) ? describe(dir, pkg, version) : null;
+    if (!theirs || !verifiedImage(dir, theirs.image)) throw e;
+    return theirs;
+  }
+  return describe(dir, pkg, version);
 }
 
 const HASH_FILE = '.omx-image.sha256';
