@@ -44,6 +44,7 @@ function processesWithEnv(needle: string): number[] {
 for (const how of ['SIGINT', 'SIGTERM', 'SIGKILL-runner'] as const) {
   t.test(`interrupted by ${how}: sysctl restored, no mount left`, { skip }, async (t) => {
     const before = read();
+    const before36 = readdirSync('/tmp').filter((n) => n.startsWith('omx-test-mount-'));
     const changed = String(Number(before) + 7);
     const mnt = join(tmp.dirSync({ unsafeCleanup: true }).name, 'mnt');
     const results = tmp.dirSync({ unsafeCleanup: true }).name;
@@ -73,6 +74,8 @@ for (const how of ['SIGINT', 'SIGTERM', 'SIGKILL-runner'] as const) {
     t.not(code, 0, `the run does not report success (exit ${code})`);
     t.equal(read(), before, 'sysctl back to its value before the run');
     t.notOk(mounted(mnt), 'the tmpfs the suite mounted is not visible on the host');
+    const runnerFolders = readdirSync('/tmp').filter((n) => n.startsWith('omx-test-mount-') && !before36.includes(n));
+    t.same(runnerFolders, [], 'no work-mount folder of the run is left in /tmp');
     // The suite host (the runner's child) must not outlive the run.
     t.ok(await waitFor(() => processesWithEnv(`OMX_TEST_MOUNT=${mnt}`).length === 0, 5_000), 'no process of the run is left');
     const record = JSON.parse(readFileSync(join(results, 'latest', 'results.json'), 'utf8')) as { verdict: string };
@@ -97,6 +100,10 @@ t.test('the whole process group SIGKILLed: the next direct run restores the sysc
   const child = spawn(process.execPath, [cli, 'run', '--direct', '--suite', 'direct-slow', '--quiet'], { stdio: 'ignore', env, detached: true });
   const exited = new Promise<void>((r) => child.on('close', () => r()));
   t.ok(await waitFor(() => read() === changed, 20_000), 'the suite changed the sysctl');
+  const runnerPid = spawnSync('pgrep', ['-f', 'dist/harness/direct-runner.js'], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number).find((p) => p > 0);
+  t.ok(runnerPid, 'found the runner');
+  const leftFolders = () => readdirSync('/tmp').filter((n) => n.startsWith(`omx-test-mount-${runnerPid!.toString(36)}`));
+  t.ok(await waitFor(() => leftFolders().length === 1, 10_000), 'the suite made its work-mount folder');
   process.kill(-child.pid!, 'SIGKILL');
   await exited;
   t.ok(await waitFor(() => processesWithEnv(`OMX_TEST_MOUNT=${mnt}`).length === 0, 5_000), 'no process of the run is left');
@@ -104,6 +111,7 @@ t.test('the whole process group SIGKILLed: the next direct run restores the sysc
   const next = spawnSync(process.execPath, [cli, 'run', '--direct', '--suite', 'exec'], { encoding: 'utf8', env: { ...env, OMX_TEST_VALUE: before } });
   t.match(next.stdout + next.stderr, new RegExp(`died without restoring the sysctls: restored ${SYSCTL}`), 'the next run says what it restored');
   t.equal(read(), before, 'sysctl back to its value before the killed run');
+  t.same(leftFolders(), [], 'and the empty work-mount folder the killed runner left is gone');
   t.equal(next.status, 0, 'and the next run itself passes');
 });
 

@@ -20,7 +20,7 @@ import { assertBootableArch, chooseAccel, findQemu, startQemu } from './qemu.js'
 import { createRunDir, type KernelIdentity, type RunRecord } from './results.js';
 import type { GuestFate } from './verdict.js';
 import { Progress } from './progress.js';
-import { recoverAbandoned, restoreSysctls, saveSysctls } from './sysctl-guard.js';
+import { guardRunner, recoverAbandoned, removeLeftFolders, restoreSysctls, saveSysctls } from './sysctl-guard.js';
 
 export interface RunOptions {
   suites: string[];
@@ -209,7 +209,7 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
 /** Direct mode: the runner on this machine's kernel (ffi target), in a private mount namespace. */
 export async function runDirect(o: RunOptions): Promise<RunOutcome> {
   for (const r of recoverAbandoned()) {
-    o.progress.info(`a direct run (pid ${r.pid}) died without restoring the sysctls: restored ${r.restored.join(', ') || 'none (none had changed)'}`);
+    o.progress.info(`a direct run (pid ${r.pid}) died without restoring the sysctls: restored ${r.restored.join(', ') || 'none (none had changed)'}; removed ${r.removed.length} empty work-mount folder(s)`);
   }
   const { runId, dir } = createRunDir();
   const t0 = performance.now();
@@ -222,6 +222,8 @@ export async function runDirect(o: RunOptions): Promise<RunOutcome> {
   const child = spawn('unshare', ['--mount', '--propagation', 'private', process.execPath, runner, cfgPath], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // unshare execs node in its own process: this pid is the runner's.
+  if (child.pid) guardRunner(saved, child.pid);
   // The parent outlives the child whatever happens to it (even SIGKILL), and
   // restores what the suites may have changed; mounts die with the namespace.
   const onSignal = (sig: NodeJS.Signals) => {
@@ -240,6 +242,8 @@ export async function runDirect(o: RunOptions): Promise<RunOutcome> {
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   const restored = restoreSysctls(saved);
+  // A runner stopped mid-suite leaves its (empty, unmounted) work-mount folders.
+  if (child.pid) removeLeftFolders(child.pid);
   rmSync(cfgPath, { force: true });
   const fate: GuestFate = { killedFor: null, initReached: true, signs: [] };
   const run = parseRunnerOutput(lines);

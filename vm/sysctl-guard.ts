@@ -3,7 +3,7 @@
 // The saved values also go to a file until they are restored: if the whole
 // process group is SIGKILLed, the next direct run finds the file of a dead
 // run and puts the values back before it starts.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheRoot } from './paths.js';
 
@@ -24,12 +24,46 @@ function guardFile(pid: number): string {
   return join(guardDir(), `${pid}.json`);
 }
 
+interface Guard {
+  pid: number;
+  values: Record<string, string>;
+  /** The runner's pid: its work-mount folders are named after it (harness/target.ts uniquePath). */
+  runnerPid?: number;
+}
+
+function writeGuard(g: Guard): void {
+  mkdirSync(guardDir(), { recursive: true });
+  writeFileSync(guardFile(process.pid), JSON.stringify(g));
+}
+
 export function saveSysctls(paths = GUARDED_SYSCTLS): SavedSysctls {
   const saved: SavedSysctls = new Map();
   for (const p of paths) if (existsSync(p)) saved.set(p, readFileSync(p, 'utf8').trim());
-  mkdirSync(guardDir(), { recursive: true });
-  writeFileSync(guardFile(process.pid), JSON.stringify({ pid: process.pid, values: Object.fromEntries(saved) }));
+  writeGuard({ pid: process.pid, values: Object.fromEntries(saved) });
   return saved;
+}
+
+/** Once the runner is started: the guard also names it. */
+export function guardRunner(saved: SavedSysctls, runnerPid: number): void {
+  writeGuard({ pid: process.pid, values: Object.fromEntries(saved), runnerPid });
+}
+
+/**
+ * The empty work-mount folders a killed runner left in /tmp (its mounts died
+ * with its mount namespace; the folders stay). Only empty ones go: rmdir.
+ */
+export function removeLeftFolders(runnerPid: number): string[] {
+  const prefix = `omx-test-mount-${runnerPid.toString(36)}`;
+  const removed: string[] = [];
+  for (const name of readdirSync('/tmp').filter((n) => n.startsWith(prefix))) {
+    try {
+      rmdirSync(join('/tmp', name));
+      removed.push(join('/tmp', name));
+    } catch {
+      // not empty, or not ours to remove
+    }
+  }
+  return removed;
 }
 
 function writeBack(saved: SavedSysctls): string[] {
@@ -60,13 +94,13 @@ function alive(pid: number): boolean {
 }
 
 /** Values left changed by direct runs that died without restoring them: put back. */
-export function recoverAbandoned(): { pid: number; restored: string[] }[] {
+export function recoverAbandoned(): { pid: number; restored: string[]; removed: string[] }[] {
   const dir = guardDir();
   if (!existsSync(dir)) return [];
-  const out: { pid: number; restored: string[] }[] = [];
+  const out: { pid: number; restored: string[]; removed: string[] }[] = [];
   for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
     const path = join(dir, f);
-    let g: { pid: number; values: Record<string, string> };
+    let g: Guard;
     try {
       g = JSON.parse(readFileSync(path, 'utf8')) as typeof g;
     } catch {
@@ -74,7 +108,7 @@ export function recoverAbandoned(): { pid: number; restored: string[] }[] {
       continue;
     }
     if (g.pid === process.pid || alive(g.pid)) continue;
-    out.push({ pid: g.pid, restored: writeBack(new Map(Object.entries(g.values))) });
+    out.push({ pid: g.pid, restored: writeBack(new Map(Object.entries(g.values))), removed: g.runnerPid ? removeLeftFolders(g.runnerPid) : [] });
     rmSync(path, { force: true });
   }
   return out;
