@@ -72,7 +72,6 @@ export const calls = {
   }),
   getpid: (): Call => ({ nr: NR.getpid, args: [] }),
   kill: (pid: number | { result: number }, sig: number): Call => ({ nr: NR.kill, args: [typeof pid === 'number' ? int(pid) : pid, int(sig)] }),
-  uname: (): Call => ({ nr: NR.uname, args: [{ out: 390 }] }),
   getdents64: (fd: FdRef, size: number): Call => ({ nr: NR.getdents64, args: [fdArg(fd), { outRet: size }, int(size)] }),
   capget: (): Call => ({ nr: NR.capget, args: [{ inout: capHeader() }, { out: 24 }] }),
   capset: (sets: CapSets): Call => ({ nr: NR.capset, args: [{ in: capHeader() }, { in: capData(sets) }] }),
@@ -115,13 +114,6 @@ export function direntNames(buf: Buffer, length: number): string[] {
     at += reclen;
   }
   return names;
-}
-
-/** A NUL-terminated field of struct utsname (65 bytes each). */
-export function utsField(buf: Buffer, index: number): string {
-  const field = buf.subarray(index * 65, index * 65 + 65);
-  const end = field.indexOf(0);
-  return field.toString('utf8', 0, end < 0 ? 65 : end);
 }
 
 /**

@@ -27,10 +27,6 @@ export class ExecutorBackend implements Backend {
     this.ready = ready;
   }
 
-  get info(): ReadyInfo {
-    return this.ready;
-  }
-
   async calls(batch: Call[]): Promise<CallResult[]> {
     this.batchSizes.push(batch.length);
     const r = expectReply(await this.client.request(encodeCalls(batch)), 'calls');

@@ -4,7 +4,6 @@
 import { AT, O } from './abi.js';
 import { calls } from './calls.js';
 import type { Call } from './executor-protocol.js';
-import { openOutcome, type Target } from './target.js';
 
 export type OpenVia = 'openat2' | 'open+O_MAYEXEC' | 'openat+O_MAYEXEC' | 'openat2+O_MAYEXEC';
 
@@ -24,8 +23,4 @@ export function openCall(via: OpenVia, path: string, flags: number, mode = 0): C
 /** O_RDONLY|O_NOFOLLOW|O_CLOEXEC, plus O_NONBLOCK for FIFOs (SPEC.md §2.6). */
 export function selftestFlags(isFifo: boolean): number {
   return O.RDONLY | O.NOFOLLOW | O.CLOEXEC | (isFifo ? O.NONBLOCK : 0);
-}
-
-export async function tryOpen(target: Target, via: OpenVia, path: string, flags: number, mode = 0): Promise<string> {
-  return openOutcome(await target.run(openCall(via, path, flags, mode)));
 }

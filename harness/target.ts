@@ -3,8 +3,8 @@
 // this process (direct mode, the board bundle) and the guest's executor
 // over a channel. The file operations fixtures need are built here once,
 // from the same syscalls, so both backends run exactly the same calls.
-import { AT, errnoName, O } from './abi.js';
-import { calls, decodeCapData, direntNames, fileCalls, utsField, type CapSets, type FdRef, type OpenHow } from './calls.js';
+import { errnoName, O } from './abi.js';
+import { calls, decodeCapData, direntNames, fileCalls, type CapSets, type FdRef } from './calls.js';
 import type { Call, CallResult, HelperReply, HelperRequest } from './executor-protocol.js';
 
 export interface SysResult {
@@ -188,14 +188,5 @@ export class Target {
   async capget(): Promise<CapSets> {
     const r = await this.must('capget', calls.capget());
     return decodeCapData(r.outs[1]!);
-  }
-
-  async uname(): Promise<{ release: string; machine: string }> {
-    const r = await this.must('uname', calls.uname());
-    return { release: utsField(r.outs[0]!, 2), machine: utsField(r.outs[0]!, 4) };
-  }
-
-  openat2(path: string, how: OpenHow): Promise<SysResult> {
-    return this.run(calls.openat2(AT.FDCWD, path, how));
   }
 }

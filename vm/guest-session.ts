@@ -18,8 +18,6 @@ export interface SessionResult {
   roundTrips: number;
   microsPerRoundTrip: number | null;
   batchSizes: number[];
-  /** Guest uptime when the executor first said READY. */
-  readyUptimeMs: number | null;
   /** Host ms from QEMU start to the executor's READY. */
   readyAtMs: number | null;
 }
@@ -43,7 +41,7 @@ async function pickChannel(q: RunningQemu): Promise<FifoChannel | null> {
 }
 
 export async function runGuestSession(q: RunningQemu, cfg: RunConfig, out: (line: string) => void, bootTimeoutSec: number, startedAt: number): Promise<SessionResult> {
-  const result: SessionResult = { channel: null, error: null, roundTrips: 0, microsPerRoundTrip: null, batchSizes: [], readyUptimeMs: null, readyAtMs: null };
+  const result: SessionResult = { channel: null, error: null, roundTrips: 0, microsPerRoundTrip: null, batchSizes: [], readyAtMs: null };
   const channel = await pickChannel(q);
   if (!channel) return { ...result, error: 'QEMU ended before the executor said READY' };
   result.channel = channel.name;
