@@ -4,10 +4,10 @@ import { capBit } from './abi.js';
 import { calls, decodeCapData, type CapSets } from './calls.js';
 import { TargetError, type SysResult, type Target } from './target.js';
 
+/** capset, then capget in the same round trip: the new effective set is verified. */
 export async function setCaps(target: Target, sets: CapSets): Promise<void> {
-  await target.must('capset', calls.capset(sets));
-  const now = await target.capget();
-  if (now.effective !== sets.effective) throw new TargetError(`capset left effective 0x${now.effective.toString(16)}, not 0x${sets.effective.toString(16)}`);
+  const [set, got] = await target.runAll([calls.capset(sets), calls.capget()]);
+  checkCapSwitch('set', set!, got!, sets.effective);
 }
 
 /**

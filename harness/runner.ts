@@ -6,6 +6,7 @@
 // (the ffi target, in a child process: harness/direct-runner.ts).
 import { pathToFileURL } from 'node:url';
 import { scanConsoleLine, isFatal } from './kernel-signs.js';
+import { LineSplitter } from './lines.js';
 import { probeAll, type ProbeResult } from './profiles.js';
 import { encodeEvent, type RunConfig, type RunnerEvent } from './protocol.js';
 import { runSuite, type SuiteSpec } from './suite.js';
@@ -97,14 +98,11 @@ export class Runner {
     this.event({ event: 'suite-begin', suite: spec.id });
     this.currentSuite = spec.id;
     const t0 = performance.now();
-    let pendingLine = '';
     this.silenced = false;
+    // TAP arrives in chunks; lines go out whole, so control lines never split one.
+    const tapLines = new LineSplitter((l) => this.out(l));
     const write = (chunk: string) => {
-      if (this.silenced) return;
-      // TAP arrives in chunks; lines go out whole, so control lines never split one.
-      const parts = (pendingLine + chunk).split('\n');
-      pendingLine = parts.pop() ?? '';
-      for (const p of parts) this.out(p);
+      if (!this.silenced) tapLines.push(chunk);
     };
     const env = { target: this.target, profiles, required: this.cfg.expect, freshBoot: this.cfg.freshBoot, overrides: this.cfg.overrides };
     let timedOut = false;
@@ -129,7 +127,7 @@ export class Runner {
     // The next suite starts on the replacement executor, not during the kill.
     await killing;
     if (result === 'abandoned') abandoned = true;
-    if (pendingLine && !this.silenced) this.out(pendingLine);
+    if (!this.silenced) tapLines.flush();
     this.currentSuite = null;
     this.silenced = false;
     const death = this.hooks.takeDeath?.() ?? null;

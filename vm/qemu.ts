@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { FifoChannel } from './fifo-channel.js';
+import { LineSplitter } from '../harness/lines.js';
 import { join } from 'node:path';
 import { cacheRoot } from './paths.js';
 import { HarnessError } from './initramfs.js';
@@ -183,7 +184,6 @@ export function startQemu(o: QemuOptions): RunningQemu {
     outcome.killedFor = why;
     child.kill('SIGKILL');
   };
-  let pending = '';
   const onConsoleLine = (line: string) => {
     if (outcome.timings.initReached === undefined && line.includes('OMX-CONSOLE init reached')) {
       outcome.timings.initReached = since();
@@ -199,13 +199,11 @@ export function startQemu(o: QemuOptions): RunningQemu {
     }
     o.onConsoleLine?.(line);
   };
+  const consoleLines = new LineSplitter(onConsoleLine);
   child.stdout.on('data', (chunk: Buffer) => {
     outcome.timings.firstConsole ??= since();
     consoleOut.write(chunk);
-    pending += chunk.toString('utf8');
-    const parts = pending.split('\n');
-    pending = parts.pop() ?? '';
-    for (const p of parts) onConsoleLine(p.replace(/\r$/, ''));
+    consoleLines.push(chunk.toString('utf8'));
   });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => {
@@ -226,7 +224,7 @@ export function startQemu(o: QemuOptions): RunningQemu {
     child.on('close', (code, signal) => {
       clearTimeout(bootTimer);
       clearTimeout(runTimer);
-      if (pending) onConsoleLine(pending);
+      consoleLines.flush();
       outcome.exitCode = code;
       outcome.signal = signal;
       outcome.timings.exited = since();

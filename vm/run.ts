@@ -9,7 +9,7 @@ import { isFatal } from '../harness/kernel-signs.js';
 import type { RunConfig } from '../harness/protocol.js';
 import { SUITE_IDS } from '../suites/index.js';
 import { finishRun } from './finish-run.js';
-import { forEachLine } from './lines.js';
+import { forEachLine } from '../harness/lines.js';
 import { cachedInitrd, ensureBaseArchive, writeRunArchive } from './initramfs.js';
 import { BadInputError, inspectKernel } from './kernel-image.js';
 import type { CiOutputOptions } from './kcidb.js';
