@@ -57,8 +57,11 @@ export class ExecutorClient {
   /** Round trips made (for the benchmark). */
   roundTrips = 0;
   roundTripMs = 0;
+  /** Every round trip (start ms, duration ms, request type, calls in it), when asked for. */
+  readonly trace: { at: number; ms: number; type: number; calls: number }[] | null;
 
-  constructor(private readonly channel: Channel, private readonly hooks: ClientHooks = {}) {
+  constructor(private readonly channel: Channel, private readonly hooks: ClientHooks = {}, traced = false) {
+    this.trace = traced ? [] : null;
     channel.listen((b) => this.onData(b), (why) => this.onClose(why));
   }
 
@@ -126,8 +129,11 @@ export class ExecutorClient {
       this.pending = p;
       this.channel.write(encodeFrame(seq, payload));
     }).finally(() => {
+      const ms = performance.now() - t0;
       this.roundTrips++;
-      this.roundTripMs += performance.now() - t0;
+      this.roundTripMs += ms;
+      const type = payload.readUInt32LE(0);
+      this.trace?.push({ at: t0, ms, type, calls: type === REQ.CALLS ? payload.readUInt32LE(4) : 0 });
     });
   }
 

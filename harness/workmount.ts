@@ -5,7 +5,7 @@
 import { MNT_DETACH, MS, O, S_IF } from './abi.js';
 import { calls, fileCalls } from './calls.js';
 import type { Call } from './executor-protocol.js';
-import type { Target } from './target.js';
+import type { SysResult, Target } from './target.js';
 
 export const OBJECT_TYPES = ['regular', 'directory', 'symlink', 'char', 'block', 'fifo', 'socket'] as const;
 export type ObjectType = (typeof OBJECT_TYPES)[number];
@@ -48,41 +48,76 @@ export function objectPaths(dir: string): Record<ObjectType, string> {
   };
 }
 
-export async function makeWorkMount(target: Target, opts: WorkMountOptions): Promise<WorkMount> {
+/** mkdir + tmpfs mount: one round trip, checked before anything is put in it (never into the bare directory on /tmp). */
+async function mountFresh(target: Target, opts: WorkMountOptions): Promise<string> {
   const dir = target.uniquePath(WORK_ROOT, 'omx-test-mount-');
   const flags = opts.noexec ? MS.NOEXEC : 0;
-  // One round trip; the objects come in a second one, only once the mount
-  // is known to be there (never into the bare directory on /tmp).
   const [made, mounted] = await target.runAll([calls.mkdir(dir, 0o700), calls.mount('tmpfs', dir, 'tmpfs', flags, `mode=0700,size=${opts.size ?? '4k'}`)]);
   if (!made!.ok) throw new Error(`fixture: mkdir ${dir} failed: ${made!.errno}`);
   if (!mounted!.ok) {
     await target.run(calls.rmdir(dir));
     throw new Error(`fixture: mount tmpfs on ${dir} failed: ${mounted!.errno}`);
   }
+  return dir;
+}
+
+const releaseCalls = (dir: string): Call[] => [calls.umount2(dir, MNT_DETACH), calls.rmdir(dir)];
+
+/** The objects of a work mount; the first call is at the start of its batch (fileCalls refers to it). */
+function objectCalls(paths: Record<ObjectType, string>, opts: WorkMountOptions): Call[] {
+  const nodes: Call[] = opts.copyFrom ? [] : fileCalls(paths.regular, opts.content ?? SCRIPT_BODY, opts.mode);
+  nodes.push(
+    calls.mkdir(paths.directory, 0o700),
+    calls.chmod(paths.directory, opts.mode),
+    calls.symlink(paths.regular, paths.symlink),
+    calls.mknod(paths.char, S_IF.CHR | 0o400, 1, 3),
+    calls.mknod(paths.block, S_IF.BLK | 0o400, 7, 0),
+    calls.mknod(paths.fifo, S_IF.FIFO | 0o400),
+    calls.mknod(paths.socket, S_IF.SOCK | 0o400),
+  );
+  // mknod honours the umask; make the modes exact.
+  for (const k of ['char', 'block', 'fifo', 'socket'] as const) nodes.push(calls.chmod(paths[k], 0o400));
+  return nodes;
+}
+
+export async function makeWorkMount(target: Target, opts: WorkMountOptions): Promise<WorkMount> {
+  const dir = await mountFresh(target, opts);
   const release = async () => {
-    await target.runAll([calls.umount2(dir, MNT_DETACH), calls.rmdir(dir)]);
+    await target.runAll(releaseCalls(dir));
   };
   try {
     const paths = objectPaths(dir);
     if (opts.copyFrom) await target.copyFile(opts.copyFrom, paths.regular, opts.mode);
-    const nodes: Call[] = opts.copyFrom ? [] : fileCalls(paths.regular, opts.content ?? SCRIPT_BODY, opts.mode);
-    nodes.push(
-      calls.mkdir(paths.directory, 0o700),
-      calls.chmod(paths.directory, opts.mode),
-      calls.symlink(paths.regular, paths.symlink),
-      calls.mknod(paths.char, S_IF.CHR | 0o400, 1, 3),
-      calls.mknod(paths.block, S_IF.BLK | 0o400, 7, 0),
-      calls.mknod(paths.fifo, S_IF.FIFO | 0o400),
-      calls.mknod(paths.socket, S_IF.SOCK | 0o400),
-    );
-    // mknod honours the umask; make the modes exact.
-    for (const k of ['char', 'block', 'fifo', 'socket'] as const) nodes.push(calls.chmod(paths[k], 0o400));
-    await target.mustAll('work mount objects', nodes);
+    await target.mustAll('work mount objects', objectCalls(paths, opts));
     return { dir, paths, release };
   } catch (e) {
     await release();
     throw e;
   }
+}
+
+/** `calls` moved `by` places later in a batch: their RESULT arguments follow them. */
+function shifted(batch: Call[], by: number): Call[] {
+  return batch.map((c) => ({ ...c, args: c.args.map((a) => ('result' in a ? { result: a.result + by } : a)) }));
+}
+
+/**
+ * A fresh work mount for one batch of calls (`rowCalls`, whose RESULT
+ * arguments count from its own first call): the mount in one round trip,
+ * then the objects, the row and the release in a second. Returns the row's
+ * results; an object that could not be made is a fixture error.
+ */
+export async function inFreshWorkMount(target: Target, opts: Omit<WorkMountOptions, 'copyFrom'>, rowCalls: (m: Omit<WorkMount, 'release'>) => Call[]): Promise<SysResult[]> {
+  const dir = await mountFresh(target, opts);
+  const paths = objectPaths(dir);
+  const objects = objectCalls(paths, opts);
+  const row = rowCalls({ dir, paths });
+  const rs = await target.runAll([...objects, ...shifted(row, objects.length), ...releaseCalls(dir)]);
+  const bad = rs.slice(0, objects.length).findIndex((r) => !r.ok);
+  const released = rs.slice(-2);
+  if (!released.every((r) => r.ok)) throw new Error(`fixture: releasing ${dir} failed: ${released.map((r) => r.errno ?? 'ok').join(', ')}`);
+  if (bad >= 0) throw new Error(`fixture: work mount objects: call ${bad + 1} failed: ${rs[bad]!.errno}`);
+  return rs.slice(objects.length, objects.length + row.length);
 }
 
 /** Run fn with a fresh work mount, always releasing it. */
@@ -92,6 +127,17 @@ export async function withWorkMount<T>(target: Target, opts: WorkMountOptions, f
     return await fn(m);
   } finally {
     await m.release();
+  }
+}
+
+/** Several work mounts at once (one helper run can then cover all of them), always all released. */
+export async function withWorkMounts<T>(target: Target, opts: WorkMountOptions[], fn: (ms: WorkMount[]) => Promise<T>): Promise<T> {
+  const made: WorkMount[] = [];
+  try {
+    for (const o of opts) made.push(await makeWorkMount(target, o));
+    return await fn(made);
+  } finally {
+    for (const m of made.reverse()) await m.release();
   }
 }
 

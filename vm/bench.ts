@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, renameSync, existsSync, writeFileSync, mkdtemp
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FifoChannel } from './fifo-channel.js';
+import { offerChannels } from './fifo-channel.js';
 import { CpioWriter } from './cpio.js';
 import { fetchDebianKernel } from './debian.js';
 import { ensureBaseArchive } from './initramfs.js';
@@ -47,7 +47,7 @@ function floorInitrd(dir: string): string {
 function bootFloor(k: KernelUnderBench, initrd: string, dir: string): Promise<number> {
   const accel = chooseAccel(k.image);
   // The same machine as a full run, channel devices included.
-  const channels = [new FifoChannel('virtio-serial', join(dir, 'rpc')), new FifoChannel('ttyS1', join(dir, 'ser1'))];
+  const channels = offerChannels(dir);
   const argv = qemuArgs({
     kernel: k.image, initrd, arch: 'x86_64', accel, append: 'console=ttyS0 panic=-1 quiet',
     consoleLog: '', channelDir: dir, bootTimeoutSec: 60, runTimeoutSec: 60, resultLineCount: () => 0,

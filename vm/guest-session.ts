@@ -3,9 +3,11 @@
 // power the guest off. What ends the session early (a dead guest, a lost
 // channel) is returned as an error text: the verdict then comes from what
 // was observed (console, QEMU's fate, a missing sentinel).
+import { writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { ExecutorBackend } from '../harness/executor-backend.js';
 import { ExecutorClient, type DiedInfo } from '../harness/executor-client.js';
+import { REQ } from '../harness/executor-protocol.js';
 import type { RunConfig } from '../harness/protocol.js';
 import { Runner } from '../harness/runner.js';
 import { Target } from '../harness/target.js';
@@ -31,6 +33,13 @@ function signalName(n: number | null): string | null {
   return entry ? entry[0] : `signal ${n}`;
 }
 
+/** Development aid (OMAYEXEC_TRACE=FILE): one line per round trip, to see where a run's time goes. */
+function writeTrace(path: string, trace: NonNullable<ExecutorClient['trace']>, startedAt: number): void {
+  const names = Object.fromEntries(Object.entries(REQ).map(([k, v]) => [v, k]));
+  const rows = trace.map((t) => `${(t.at - startedAt).toFixed(1)}\t${t.ms.toFixed(2)}\t${names[t.type] ?? t.type}\t${t.calls}`);
+  writeFileSync(path, ['start_ms\tms\ttype\tcalls', ...rows].join('\n') + '\n');
+}
+
 /** The first channel the guest writes on; null when QEMU exits (or is killed) first. */
 async function pickChannel(q: RunningQemu): Promise<FifoChannel | null> {
   const first = await Promise.race([...q.channels.map((c) => c.firstData.then(() => c)), q.exited.then(() => null, () => null)]);
@@ -49,6 +58,7 @@ export async function runGuestSession(q: RunningQemu, cfg: RunConfig, out: (line
   let death: DiedInfo | null = null;
   let awaitingReady = false;
   let backend: ExecutorBackend | null = null;
+  const tracePath = process.env.OMAYEXEC_TRACE;
   const client = new ExecutorClient(channel, {
     onKmsg: (lines) => runner?.kernelLog(lines),
     onDied: (d) => {
@@ -60,7 +70,7 @@ export async function runGuestSession(q: RunningQemu, cfg: RunConfig, out: (line
       awaitingReady = false;
       backend?.replaced(r);
     },
-  });
+  }, Boolean(tracePath));
   try {
     const ready = await client.ready(bootTimeoutSec * 1000);
     q.booted();
@@ -91,6 +101,7 @@ export async function runGuestSession(q: RunningQemu, cfg: RunConfig, out: (line
     result.roundTrips = client.roundTrips;
     result.microsPerRoundTrip = client.roundTrips ? Math.round((client.roundTripMs * 1000) / client.roundTrips) : null;
     result.batchSizes = backend?.batchSizes ?? [];
+    if (tracePath && client.trace) writeTrace(tracePath, client.trace, startedAt);
   }
   return result;
 }

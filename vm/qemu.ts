@@ -5,7 +5,7 @@
 // kill the guest.
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { FifoChannel } from './fifo-channel.js';
+import { offerChannels, type FifoChannel } from './fifo-channel.js';
 import { LineSplitter } from '../harness/lines.js';
 import { join } from 'node:path';
 import { cacheRoot } from './paths.js';
@@ -21,10 +21,22 @@ const QEMU_BINARY: Record<KernelArch, { bin: string; pkg: string }> = {
   arm64: { bin: 'qemu-system-aarch64', pkg: 'qemu-system-arm' },
 };
 
+/** An executable of that name on PATH (a lookup: running `qemu --version` costs ~35 ms). */
+export function onPath(bin: string): string | null {
+  for (const d of (process.env.PATH ?? '').split(':').filter(Boolean)) {
+    try {
+      accessSync(join(d, bin), constants.X_OK);
+      return join(d, bin);
+    } catch {
+      // next folder
+    }
+  }
+  return null;
+}
+
 export function findQemu(arch: KernelArch): string {
   const { bin, pkg } = QEMU_BINARY[arch];
-  const r = spawnSync(bin, ['--version'], { encoding: 'utf8' });
-  if (r.error) throw new QemuMissingError(`${bin} not found: install it with apt-get install ${pkg}`);
+  if (!onPath(bin)) throw new QemuMissingError(`${bin} not found: install it with apt-get install ${pkg}`);
   return bin;
 }
 
@@ -167,7 +179,7 @@ export function startQemu(o: QemuOptions): RunningQemu {
   const bin = findQemu(o.arch);
   const accel = o.accel;
   const argv = qemuArgs(o, accel);
-  const channels = [new FifoChannel('virtio-serial', join(o.channelDir, 'rpc')), new FifoChannel('ttyS1', join(o.channelDir, 'ser1'))];
+  const channels = offerChannels(o.channelDir);
   const consoleOut = createWriteStream(o.consoleLog);
   const t0 = performance.now();
   const since = () => Math.round(performance.now() - t0);

@@ -5,13 +5,18 @@
  * a static buffer: this binary is linked static and non-PIE, so its data sits
  * below 4 GiB.
  *
- *   uselib32 probe                -> "RET <getpid via int 0x80>" (a crash: no IA32 emulation)
- *   uselib32 [--no-dac] PATH...   -> "RET <raw return>" per path, in order (negative errno)
+ *   uselib32 ITEM...   one answer line per probe or path, in order:
+ *     probe      "RET <getpid via int 0x80>" (a crash instead: no IA32 emulation)
+ *     --64 PATH  "RET <raw return>" of the x86-64 syscall 134 (not wired: ENOSYS)
+ *     --no-dac   clear CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the
+ *                effective set for the paths that follow; --dac raises them
+ *     PATH       "RET <raw return>" of i386 uselib (negative errno)
  *
- * --no-dac clears CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the effective
- * set first: exec gave root every capability back, so the suite's own
- * capability state does not reach this process.
+ * The capability switches are here because exec gave root every capability
+ * back: the suite's own capability state does not reach this process. Each
+ * line is flushed at once, so a crash keeps the answers before it.
  */
+#include <errno.h>
 #include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,40 +33,48 @@ static long int80(long nr, long arg1)
 	return ret;
 }
 
-static int drop_dac(void)
+static int set_dac(int on)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2];
+	unsigned dac = (1u << CAP_DAC_OVERRIDE) | (1u << CAP_DAC_READ_SEARCH);
 
 	if (syscall(SYS_capget, &hdr, data))
 		return -1;
-	data[0].effective &= ~((1u << CAP_DAC_OVERRIDE) | (1u << CAP_DAC_READ_SEARCH));
+	data[0].effective = on ? data[0].effective | (dac & data[0].permitted) : data[0].effective & ~dac;
 	return syscall(SYS_capset, &hdr, data);
+}
+
+static void answer(long ret)
+{
+	printf("RET %ld\n", ret);
+	fflush(stdout);
 }
 
 int main(int argc, char **argv)
 {
-	int first = 1;
-
-	if (argc == 2 && strcmp(argv[1], "probe") == 0) {
-		printf("RET %ld\n", int80(20 /* i386 getpid */, 0));
-		return 0;
-	}
-	if (argc > 1 && strcmp(argv[1], "--no-dac") == 0) {
-		if (drop_dac()) {
-			perror("capset");
-			return 3;
-		}
-		first = 2;
-	}
-	if (first >= argc) {
-		fprintf(stderr, "usage: uselib32 probe | [--no-dac] PATH...\n");
+	if (argc < 2) {
+		fprintf(stderr, "usage: uselib32 {probe | --64 PATH | --no-dac | --dac | PATH}...\n");
 		return 2;
 	}
-	for (int i = first; i < argc; i++) {
-		memset(path_below_4g, 0, sizeof(path_below_4g));
-		strncpy(path_below_4g, argv[i], sizeof(path_below_4g) - 1);
-		printf("RET %ld\n", int80(86 /* i386 uselib */, (long)(unsigned long)path_below_4g));
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "probe") == 0) {
+			answer(int80(20 /* i386 getpid */, 0));
+		} else if (strcmp(a, "--64") == 0 && i + 1 < argc) {
+			long r = syscall(134, argv[++i]);
+			answer(r < 0 ? -errno : r);
+		} else if (strcmp(a, "--no-dac") == 0 || strcmp(a, "--dac") == 0) {
+			if (set_dac(a[2] == 'd')) {
+				perror("capset");
+				return 3;
+			}
+		} else {
+			memset(path_below_4g, 0, sizeof(path_below_4g));
+			strncpy(path_below_4g, a, sizeof(path_below_4g) - 1);
+			answer(int80(86 /* i386 uselib */, (long)(unsigned long)path_below_4g));
+		}
 	}
 	return 0;
 }

@@ -9,7 +9,9 @@ import { runExecProbes } from '../../harness/helpers.js';
 import { defineSuite } from '../../harness/suite.js';
 import { readSysctl, sysctlWriteCalls, withSysctl } from '../../harness/sysctl.js';
 import { openOutcome, TargetError, type SysResult, type Target } from '../../harness/target.js';
-import { withWorkMount, type WorkMount } from '../../harness/workmount.js';
+import { inFreshWorkMount, withWorkMount, type WorkMount } from '../../harness/workmount.js';
+
+type FreshMount = Omit<WorkMount, 'release'>;
 
 const FLAG: Record<FlagName, number> = {
   O_RDONLY: O.RDONLY,
@@ -32,7 +34,7 @@ function flagsOf(row: ExtraRow): number {
 }
 
 /** The open(s) of a row, as calls; `outcome` reads their results. */
-function rowOpens(row: ExtraRow, m: WorkMount): { calls: Call[]; outcome: (rs: SysResult[]) => string } {
+function rowOpens(row: ExtraRow, m: FreshMount): { calls: Call[]; outcome: (rs: SysResult[]) => string } {
   const flags = flagsOf(row);
   const open = (path: string, mode = 0, close = true) => calls.openat2(AT.FDCWD, path, { flags, mode }, close);
   const one = (c: Call) => ({ calls: [c], outcome: (rs: SysResult[]) => openOutcome(rs[0]!) });
@@ -77,11 +79,11 @@ function at(group: Call[], offset: number): Call[] {
 }
 
 /**
- * One row in one round trip: the sysctl value, the capability drop
- * (verified with capget), the open(s), the restores. Every call runs even
- * when an earlier one failed, so the restores always happen.
+ * One row's calls and how to read their results: the sysctl value, the
+ * capability drop (verified with capget), the open(s), the restores. Every
+ * call runs even when an earlier one failed, so the restores always happen.
  */
-async function runRow(target: Target, row: ExtraRow, m: WorkMount, caps: CapSets, saved: string): Promise<string> {
+function rowBatch(row: ExtraRow, m: FreshMount, caps: CapSets, saved: string): { batch: Call[]; read: (rs: SysResult[]) => string } {
   const batch: Call[] = [];
   if (row.target === 'group-x-only') batch.push(calls.chown(m.paths.regular, 0, FOREIGN_GID));
   const setAt = batch.length;
@@ -96,17 +98,29 @@ async function runRow(target: Target, row: ExtraRow, m: WorkMount, caps: CapSets
   if (row.caps === 'no-dac') batch.push(calls.capset(caps), calls.capget());
   const backAt = batch.length;
   batch.push(...sysctlWriteCalls(saved, backAt));
-  const rs = await target.runAll(batch);
-  if (row.target === 'group-x-only' && !rs[0]!.ok) throw new TargetError(`chown to gid ${FOREIGN_GID} failed: ${rs[0]!.errno}`);
-  if (!rs[setAt + 1]!.ok) throw new TargetError(`writing ${row.sysctl} to the sysctl failed: ${rs[setAt]!.errno ?? rs[setAt + 1]!.errno}`);
-  if (!rs[backAt + 1]!.ok) throw new TargetError(`restoring the sysctl to ${saved} failed: ${rs[backAt]!.errno ?? rs[backAt + 1]!.errno}`);
-  if (row.caps === 'no-dac') {
-    checkCapSwitch('drop DAC capabilities', rs[dropAt]!, rs[dropAt + 1]!, dropped.effective);
-    checkCapSwitch('restore', rs[restoreAt]!, rs[restoreAt + 1]!, caps.effective);
-  }
-  return opens.outcome(rs.slice(openAt, restoreAt));
+  const read = (rs: SysResult[]) => {
+    if (row.target === 'group-x-only' && !rs[0]!.ok) throw new TargetError(`chown to gid ${FOREIGN_GID} failed: ${rs[0]!.errno}`);
+    if (!rs[setAt + 1]!.ok) throw new TargetError(`writing ${row.sysctl} to the sysctl failed: ${rs[setAt]!.errno ?? rs[setAt + 1]!.errno}`);
+    if (!rs[backAt + 1]!.ok) throw new TargetError(`restoring the sysctl to ${saved} failed: ${rs[backAt]!.errno ?? rs[backAt + 1]!.errno}`);
+    if (row.caps === 'no-dac') {
+      checkCapSwitch('drop DAC capabilities', rs[dropAt]!, rs[dropAt + 1]!, dropped.effective);
+      checkCapSwitch('restore', rs[restoreAt]!, rs[restoreAt + 1]!, caps.effective);
+    }
+    return opens.outcome(rs.slice(openAt, restoreAt));
+  };
+  return { batch, read };
 }
 
+/** A row in a fresh work mount of its own: two round trips (inFreshWorkMount). */
+async function runRow(target: Target, row: ExtraRow, caps: CapSets, saved: string): Promise<string> {
+  let read: ((rs: SysResult[]) => string) | null = null;
+  const rs = await inFreshWorkMount(target, { noexec: row.mount === 'noexec', mode: row.mode }, (m) => {
+    const built = rowBatch(row, m, caps, saved);
+    read = built.read;
+    return built.batch;
+  });
+  return read!(rs);
+}
 
 export default defineSuite(import.meta.url, {
   id: 'omayexec-extra',
@@ -118,7 +132,7 @@ export default defineSuite(import.meta.url, {
     const caps = await target.capget();
     const saved = await readSysctl(target);
     for (const row of EXTRA_ROWS) {
-      const actual = await withWorkMount(target, { noexec: row.mount === 'noexec', mode: row.mode }, (m) => runRow(target, row, m, caps, saved));
+      const actual = await runRow(target, row, caps, saved);
       ctx.expectOutcome(extraCaseName(row), actual, row.expected);
     }
     for (const row of EXEC_UNDER_POLICY_ROWS) {

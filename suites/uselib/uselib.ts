@@ -1,49 +1,79 @@
 // Suite uselib: uselib(2) error codes after the v5.9 clean-ups (SPEC.md §4),
-// through the i386 entry, the only one x86-64 has. SKIPs with the reason when
-// the kernel has no way in (no IA32 emulation) or no uselib (CONFIG_USELIB
-// off, or 6.16+ where it was removed).
+// through the i386 entry, the only one x86-64 has; the 64-bit syscall 134 is
+// not wired (ENOSYS); the O_MAYEXEC policy does not reach uselib (§2.5).
+// The rows SKIP with the reason when the kernel has no way in (no IA32
+// emulation) or no uselib (CONFIG_USELIB off, or 6.16+ where it was removed).
+// Every row's work mount exists at once and one helper run answers them all.
 import { errnoName } from '../../harness/abi.js';
 import { LONG_NON_ELF, USELIB_ROWS, uselibCaseName, type UselibRow } from '../../fixtures/uselib.js';
 import { runHelper } from '../../harness/helpers.js';
 import { releaseVersion } from '../../harness/profiles.js';
-import { defineSuite } from '../../harness/suite.js';
+import { defineSuite, type SuiteContext } from '../../harness/suite.js';
+import { MAYEXEC_SYSCTL, withSysctl } from '../../harness/sysctl.js';
 import type { Target } from '../../harness/target.js';
-import { withWorkMount } from '../../harness/workmount.js';
+import { withWorkMounts } from '../../harness/workmount.js';
+
+const MISSING = '/nonexistent-omx-uselib-probe';
+/** The policy value under which the rows run a second time (both bits set). */
+const POLICY = 3;
 
 /** "RET -13" -> EACCES; "RET 0" -> 0. */
-function outcome(stdout: string): string {
-  const m = /RET (-?\d+)/.exec(stdout);
-  if (!m) return `UNKNOWN(${JSON.stringify(stdout.slice(0, 60))})`;
+function outcome(line: string | undefined): string {
+  const m = line === undefined ? null : /^RET (-?\d+)$/.exec(line);
+  if (!m) return `UNKNOWN(${JSON.stringify(line ?? 'no answer')})`;
   const v = Number(m[1]);
   return v < 0 ? errnoName(-v) : String(v);
 }
 
-/** Why uselib cannot be exercised on this kernel, or null when it can. */
-async function unavailable(target: Target): Promise<string | null> {
-  const p = await runHelper(target, 'uselib32', ['probe']);
-  if (p.signal !== null || !/RET \d+/.test(p.stdout)) {
-    return `int $0x80 unavailable (helper ${p.signal !== null ? `killed by signal ${p.signal}` : 'gave no answer'}): kernel without IA32 emulation (CONFIG_IA32_EMULATION off or ia32_emulation=0)`;
+const answers = (stdout: string) => stdout.split('\n').filter((l) => l.startsWith('RET '));
+
+/** The x86-64 answer, and why the i386 uselib cannot be exercised (null when it can). */
+async function probe(target: Target): Promise<{ native: string; unavailable: string | null }> {
+  const p = await runHelper(target, 'uselib32', ['--64', MISSING, 'probe', MISSING]);
+  const [native, getpid, missing] = answers(p.stdout);
+  if (!getpid || !/^RET \d+$/.test(getpid)) {
+    const why = p.signal !== null ? `killed by signal ${p.signal}` : 'gave no answer';
+    return { native: outcome(native), unavailable: `int $0x80 unavailable (helper ${why}): kernel without IA32 emulation (CONFIG_IA32_EMULATION off or ia32_emulation=0)` };
   }
-  const r = outcome((await runHelper(target, 'uselib32', ['/nonexistent-omx-uselib-probe'])).stdout);
-  if (r === 'ENOSYS') {
-    const { release } = await target.identity();
-    const [major, minor] = releaseVersion(release);
-    const removed = major > 6 || (major === 6 && minor >= 16);
-    return removed ? `uselib returns ENOSYS: removed from mainline in 6.16 (kernel ${release})` : `uselib returns ENOSYS: kernel built without CONFIG_USELIB (${release})`;
-  }
-  return null;
+  if (outcome(missing) !== 'ENOSYS') return { native: outcome(native), unavailable: null };
+  const { release } = await target.identity();
+  const [major, minor] = releaseVersion(release);
+  const removed = major > 6 || (major === 6 && minor >= 16);
+  const why = removed ? `uselib returns ENOSYS: removed from mainline in 6.16 (kernel ${release})` : `uselib returns ENOSYS: kernel built without CONFIG_USELIB (${release})`;
+  return { native: outcome(native), unavailable: why };
 }
 
-/** Rows sharing mount kind, mode and capability state share a mount and a helper run. */
+/** The work mount a row needs: rows with the same key share one. */
+function mountKey(r: UselibRow): string {
+  return `${r.mount}:${r.mode}:${r.body ?? ''}`;
+}
+
+/** Every row in one helper run, the capability state switched between them. */
 async function runRows(target: Target, rows: UselibRow[]): Promise<string[]> {
-  const { mount, mode, noDac, body } = rows[0]!;
-  const content = body === 'long-text' ? LONG_NON_ELF : undefined;
-  return withWorkMount(target, { noexec: mount === 'noexec', mode, content }, async (m) => {
-    const paths = rows.map((r) => m.paths[r.object]);
-    const run = await runHelper(target, 'uselib32', noDac ? ['--no-dac', ...paths] : paths);
-    const answers = run.stdout.split('\n').filter((l) => l.startsWith('RET '));
-    return rows.map((_, i) => (answers[i] ? outcome(answers[i]!) : 'UNKNOWN(no answer)'));
+  const keys = [...new Set(rows.map(mountKey))];
+  const opts = keys.map((k) => {
+    const r = rows.find((x) => mountKey(x) === k)!;
+    return { noexec: r.mount === 'noexec', mode: r.mode, content: r.body === 'long-text' ? LONG_NON_ELF : undefined };
   });
+  return withWorkMounts(target, opts, async (ms) => {
+    const args: string[] = [];
+    let noDac = false;
+    for (const r of rows) {
+      if (r.noDac !== noDac) args.push(r.noDac ? '--no-dac' : '--dac');
+      noDac = r.noDac;
+      args.push(ms[keys.indexOf(mountKey(r))]!.paths[r.object]);
+    }
+    const got = answers((await runHelper(target, 'uselib32', args)).stdout);
+    return rows.map((_, i) => outcome(got[i]));
+  });
+}
+
+async function policyPresent(target: Target): Promise<boolean> {
+  return !('errno' in (await target.stat(MAYEXEC_SYSCTL)));
+}
+
+function report(ctx: SuiteContext, rows: UselibRow[], actual: string[], suffix: string): void {
+  rows.forEach((row, i) => ctx.expectOutcome(`${uselibCaseName(row)}${suffix}`, actual[i]!, row.expected));
 }
 
 export default defineSuite(import.meta.url, {
@@ -52,20 +82,19 @@ export default defineSuite(import.meta.url, {
   needsRoot: true,
   async run(ctx) {
     const target = ctx.target;
-    const why = await unavailable(target);
-    if (why) {
-      ctx.skipAll(why);
-      return;
-    }
     const fdsBefore = await target.openFdCount();
-    const groups = new Map<string, UselibRow[]>();
-    for (const row of USELIB_ROWS) {
-      const key = `${row.mount}:${row.mode}:${row.noDac}:${row.body ?? ''}`;
-      groups.set(key, [...(groups.get(key) ?? []), row]);
+    const { native, unavailable } = await probe(target);
+    ctx.expectOutcome(`uselib x86-64 syscall 134 path=${MISSING} (not wired for 64-bit callers)`, native, 'ENOSYS');
+    const underPolicy = ` sysctl=${POLICY} (uselib ignores the O_MAYEXEC policy)`;
+    const policy = await policyPresent(target);
+    if (unavailable) {
+      for (const row of USELIB_ROWS) ctx.skipCase(uselibCaseName(row), row.expected, unavailable);
+      for (const row of USELIB_ROWS) ctx.skipCase(`${uselibCaseName(row)}${underPolicy}`, row.expected, unavailable);
+    } else {
+      report(ctx, USELIB_ROWS, await runRows(target, USELIB_ROWS), '');
+      if (policy) report(ctx, USELIB_ROWS, await withSysctl(target, POLICY, () => runRows(target, USELIB_ROWS)), underPolicy);
+      else for (const row of USELIB_ROWS) ctx.skipCase(`${uselibCaseName(row)}${underPolicy}`, row.expected, `no ${MAYEXEC_SYSCTL}: kernel without O_MAYEXEC`);
     }
-    const actual = new Map<UselibRow, string>();
-    for (const rows of groups.values()) (await runRows(target, rows)).forEach((a, i) => actual.set(rows[i]!, a));
-    for (const row of USELIB_ROWS) ctx.expectOutcome(uselibCaseName(row), actual.get(row)!, row.expected);
     await ctx.expectNoFdLeak('uselib', fdsBefore);
     ctx.reportMetrics();
   },
