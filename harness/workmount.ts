@@ -3,6 +3,7 @@
 // made through the Target. Nothing outlives `release()`: the mount is
 // detached and its directory removed.
 import { MNT_DETACH, MS, O, S_IF } from './abi.js';
+import { shifted } from './batch.js';
 import { calls, fileCalls } from './calls.js';
 import type { Call } from './executor-protocol.js';
 import type { SysResult, Target } from './target.js';
@@ -94,11 +95,6 @@ export async function makeWorkMount(target: Target, opts: WorkMountOptions): Pro
     await release();
     throw e;
   }
-}
-
-/** `calls` moved `by` places later in a batch: their RESULT arguments follow them. */
-function shifted(batch: Call[], by: number): Call[] {
-  return batch.map((c) => ({ ...c, args: c.args.map((a) => ('result' in a ? { result: a.result + by } : a)) }));
 }
 
 /**

@@ -1,37 +1,178 @@
 // Suite omayexec-sysctl: fs.open_mayexec_enforce itself (SPEC.md §2.1): the
-// upstream access test (CAP_SYS_ADMIN checked at write time), its range,
-// file mode and who may open it.
+// upstream access test, CAP_SYS_ADMIN checked at write time in the initial
+// user namespace, a refused write changing nothing, reads needing no
+// capability, the range, the file mode and who may open it. Each case is
+// one batch: the switch into the state the case names, the open/write/read,
+// the switch back, and the value read back.
 import { CAP, capBit, O } from '../../harness/abi.js';
-import { calls } from '../../harness/calls.js';
-import { setCaps, withoutCaps } from '../../harness/caps.js';
-import { defineSuite } from '../../harness/suite.js';
-import { MAYEXEC_SYSCTL, readSysctl, writeSysctl } from '../../harness/sysctl.js';
-import { openOutcome, type Target } from '../../harness/target.js';
+import { Batch } from '../../harness/batch.js';
+import { calls, type CapSets } from '../../harness/calls.js';
+import type { Call } from '../../harness/executor-protocol.js';
+import { defineSuite, type SuiteContext } from '../../harness/suite.js';
+import { MAYEXEC_SYSCTL, readSysctl, sysctlWriteCalls, writeSysctl } from '../../harness/sysctl.js';
+import { openOutcome, TargetError, type SysResult, type Target } from '../../harness/target.js';
 
-/** open(O_WRONLY) then write(value): the outcome of each step. */
-async function openAndWrite(target: Target, value: string): Promise<{ open: string; write: string }> {
-  const [fd, w] = await target.runAll([calls.open(MAYEXEC_SYSCTL, O.WRONLY | O.CLOEXEC), calls.write({ result: 0 }, value), calls.close({ result: 0 })]);
-  if (!fd!.ok) return { open: fd!.errno ?? 'E?', write: 'not-reached' };
-  return { open: 'fd', write: w!.ok ? 'ok' : w!.errno ?? 'E?' };
+const CLONE_NEWUSER = 0x10000000;
+const without = (caps: CapSets, ...drop: number[]): CapSets => ({ ...caps, effective: drop.reduce((e, c) => e & ~capBit(c), caps.effective) });
+
+/** open O_RDONLY, read, close: the value is the read's output. */
+const readCalls = (): Call[] => [calls.open(MAYEXEC_SYSCTL, O.RDONLY | O.CLOEXEC), calls.read({ result: 0 }, 64), calls.close({ result: 0 })];
+
+function valueAt(rs: SysResult[], at: number): string {
+  if (!rs[at]!.ok) return `open-${rs[at]!.errno}`;
+  if (!rs[at + 1]!.ok) return `read-${rs[at + 1]!.errno}`;
+  return rs[at + 1]!.outs[0]!.toString('utf8').trim();
 }
 
-const openRead = (t: Target) => t.run(calls.open(MAYEXEC_SYSCTL, O.RDONLY | O.CLOEXEC, 0, true)).then(openOutcome);
-const openWrite = (t: Target) => t.run(calls.open(MAYEXEC_SYSCTL, O.WRONLY | O.CLOEXEC, 0, true)).then(openOutcome);
+/** open O_WRONLY, write, close as three outcomes. */
+function writeOutcome(rs: SysResult[], at: number): { open: string; write: string } {
+  if (!rs[at]!.ok) return { open: rs[at]!.errno ?? 'E?', write: 'not-reached' };
+  return { open: 'fd', write: rs[at + 1]!.ok ? 'ok' : rs[at + 1]!.errno ?? 'E?' };
+}
 
-/** Run fn with a non-root euid (caps re-raised as asked), then back to euid 0. */
-async function asUser<T>(target: Target, uid: number, raise: number[], fn: () => Promise<T>): Promise<T> {
-  const before = await target.capget();
-  await target.must(`setresuid(-1, ${uid}, -1)`, calls.setresuid(-1, uid, -1));
-  try {
-    // Leaving euid 0 cleared the effective set; the permitted set is kept.
-    let eff = 0n;
-    for (const c of raise) eff |= capBit(c);
-    await setCaps(target, { ...before, effective: eff & before.permitted });
-    return await fn();
-  } finally {
-    await target.must('setresuid(-1, 0, -1)', calls.setresuid(-1, 0, -1));
-    await setCaps(target, before);
+/** Write `value` in capability state `state`, restore `caps`, read the value back: one round trip. */
+async function writeIn(target: Target, caps: CapSets, state: CapSets, value: string): Promise<{ open: string; write: string; after: string }> {
+  const b = new Batch();
+  b.setCaps('case state', state);
+  const w = b.add(...sysctlWriteCalls(value, 0));
+  b.setCaps('restore', caps);
+  const r = b.add(...readCalls());
+  const rs = await b.run(target);
+  return { ...writeOutcome(rs, w), after: valueAt(rs, r) };
+}
+
+/** The capability is counted when write() runs, not when the file was opened. */
+async function switchBetweenOpenAndWrite(target: Target, caps: CapSets, openWith: CapSets, writeWith: CapSets, value: string): Promise<{ write: string; after: string }> {
+  const b = new Batch();
+  b.setCaps('open state', openWith);
+  const fd = b.add(calls.open(MAYEXEC_SYSCTL, O.WRONLY | O.CLOEXEC));
+  b.setCaps('write state', writeWith);
+  const w = b.add(calls.write(b.resultOf(fd), value));
+  b.add(calls.close(b.resultOf(fd)));
+  b.setCaps('restore', caps);
+  const r = b.add(...readCalls());
+  const rs = await b.run(target);
+  if (!rs[fd]!.ok) throw new TargetError(`open O_WRONLY of ${MAYEXEC_SYSCTL} failed: ${rs[fd]!.errno}`);
+  return { write: rs[w]!.ok ? 'ok' : rs[w]!.errno ?? 'E?', after: valueAt(rs, r) };
+}
+
+/** With a non-root euid and `raise` effective, open `flags`; back to euid 0 and `caps` in the same batch. */
+async function openAsUser(target: Target, caps: CapSets, uid: number, raise: number[], flags: number): Promise<string> {
+  const b = new Batch();
+  b.add(calls.setresuid(-1, uid, -1));
+  // Leaving euid 0 cleared the effective set; the permitted set is kept.
+  const effective = raise.reduce((e, c) => e | capBit(c), 0n) & caps.permitted;
+  b.setCaps('as the user', { ...caps, effective });
+  const o = b.add(calls.open(MAYEXEC_SYSCTL, flags | O.CLOEXEC, 0, true));
+  const back = b.add(calls.setresuid(-1, 0, -1));
+  b.setCaps('restore', caps);
+  const rs = await b.run(target);
+  if (!rs[0]!.ok || !rs[back]!.ok) throw new TargetError(`setresuid failed: ${rs[0]!.errno ?? rs[back]!.errno}`);
+  return openOutcome(rs[o]!);
+}
+
+async function openIn(target: Target, caps: CapSets, state: CapSets, flags: number): Promise<string> {
+  const b = new Batch();
+  b.setCaps('case state', state);
+  const o = b.add(calls.open(MAYEXEC_SYSCTL, flags | O.CLOEXEC, 0, true));
+  b.setCaps('restore', caps);
+  return openOutcome((await b.run(target))[o]!);
+}
+
+/** Write `value` then read it back, in one round trip. */
+async function writeThenRead(target: Target, value: string): Promise<{ write: string; after: string }> {
+  const b = new Batch();
+  const w = b.add(...sysctlWriteCalls(value, 0));
+  const r = b.add(...readCalls());
+  const rs = await b.run(target);
+  return { write: writeOutcome(rs, w).write, after: valueAt(rs, r) };
+}
+
+/** Root of a child user namespace (uid 0 mapped to 0) writes `value`: a forked child, so the namespace dies with it. */
+async function writeFromUserNamespace(target: Target, value: string): Promise<{ write: string } | { unavailable: string }> {
+  return target.withChild(async (child) => {
+    const [ns] = await child.runAll([calls.unshare(CLONE_NEWUSER)]);
+    if (!ns!.ok) return { unavailable: `unshare(CLONE_NEWUSER) -> ${ns!.errno}: kernel without CONFIG_USER_NS` };
+    await child.mustAll('map uid 0 to 0 in the child user namespace', [
+      calls.open('/proc/self/uid_map', O.WRONLY | O.CLOEXEC), calls.write({ result: 0 }, '0 0 1\n'), calls.close({ result: 0 }),
+    ]);
+    const rs = await child.runAll(sysctlWriteCalls(value, 0));
+    return { write: writeOutcome(rs, 0).open === 'fd' ? writeOutcome(rs, 0).write : `open-${rs[0]!.errno}` };
+  });
+}
+
+async function accessCases(ctx: SuiteContext, caps: CapSets): Promise<void> {
+  const target = ctx.target;
+  const noAdmin = without(caps, CAP.SYS_ADMIN);
+  // Upstream access test: with CAP_SYS_ADMIN the write succeeds; with it
+  // cleared from the effective set, open still succeeds and write fails.
+  const all = await writeIn(target, caps, caps, '0');
+  ctx.expectOutcome('sysctl access caps=all open O_WRONLY', all.open, 'fd');
+  ctx.expectOutcome('sysctl access caps=all write "0"', all.write, 'ok');
+  const same = await writeIn(target, caps, noAdmin, '0');
+  ctx.expectOutcome('sysctl access caps=no-sys-admin open O_WRONLY', same.open, 'fd');
+  ctx.expectOutcome('sysctl access caps=no-sys-admin write "0"', same.write, 'EPERM');
+  // A refused write of a different value changes nothing.
+  const other = await writeIn(target, caps, noAdmin, '1');
+  ctx.expectOutcome('sysctl access caps=no-sys-admin write "1" over "0"', other.write, 'EPERM');
+  ctx.expectOutcome('sysctl access caps=no-sys-admin value after the refused write of "1"', other.after, '0');
+  // CAP_MAC_ADMIN is neither needed nor sufficient.
+  const noMac = await writeIn(target, caps, without(caps, CAP.MAC_ADMIN), '0');
+  ctx.expectOutcome('sysctl access caps=no-mac-admin write "0"', noMac.write, 'ok');
+  const macOnly = await writeIn(target, caps, { ...caps, effective: capBit(CAP.MAC_ADMIN) }, '1');
+  ctx.expectOutcome('sysctl access caps=mac-admin-only write "1" over "0"', macOnly.write, 'EPERM');
+  ctx.expectOutcome('sysctl access caps=mac-admin-only value after the refused write of "1"', macOnly.after, '0');
+  // Checked when write() runs.
+  const dropped = await switchBetweenOpenAndWrite(target, caps, caps, noAdmin, '1');
+  ctx.expectOutcome('sysctl access open with CAP_SYS_ADMIN, drop it, write "1"', dropped.write, 'EPERM');
+  ctx.expectOutcome('sysctl access value after the write refused at write time', dropped.after, '0');
+  const raised = await switchBetweenOpenAndWrite(target, caps, noAdmin, caps, '1');
+  ctx.expectOutcome('sysctl access open without CAP_SYS_ADMIN, raise it, write "1"', raised.write, 'ok');
+  ctx.expectOutcome('sysctl access value after the write allowed at write time', raised.after, '1');
+  await writeSysctl(target, 0);
+  // The initial user namespace's CAP_SYS_ADMIN, not the writer's own namespace's.
+  const name = 'sysctl access write "1" as root of a child user namespace (uid 0 mapped to 0)';
+  const ns = await writeFromUserNamespace(target, '1');
+  if ('unavailable' in ns) ctx.skipCase(name, 'EPERM', ns.unavailable);
+  else ctx.expectOutcome(name, ns.write, 'EPERM');
+  ctx.expectOutcome('sysctl access value after the child user namespace wrote "1"', await readSysctl(target), '0');
+}
+
+async function rangeCases(ctx: SuiteContext): Promise<void> {
+  const target = ctx.target;
+  for (const v of ['0', '1', '2', '3']) {
+    const w = await writeThenRead(target, v);
+    ctx.expectOutcome(`sysctl range write "${v}"`, w.write, 'ok');
+    ctx.expectOutcome(`sysctl range read back after writing "${v}"`, w.after, v);
   }
+  await writeSysctl(target, 2);
+  for (const bad of ['4', '-1', 'abc', '100']) {
+    const w = await writeThenRead(target, bad);
+    ctx.expectOutcome(`sysctl range write "${bad}"`, w.write, 'EINVAL');
+    ctx.expectOutcome(`sysctl range value unchanged after writing "${bad}"`, w.after, '2');
+  }
+  const nl = await writeThenRead(target, '3\n');
+  ctx.expectOutcome('sysctl write "3\\n" (trailing newline)', nl.write, 'ok');
+  ctx.expectOutcome('sysctl read back after writing "3\\n"', nl.after, '3');
+}
+
+async function openerCases(ctx: SuiteContext, caps: CapSets): Promise<void> {
+  const target = ctx.target;
+  // Reading needs no capability beyond the file mode.
+  await writeSysctl(target, 2);
+  const b = new Batch();
+  b.setCaps('no capabilities', { ...caps, effective: 0n });
+  const r = b.add(...readCalls());
+  b.setCaps('restore', caps);
+  ctx.expectOutcome('sysctl read euid=0 caps=none (empty effective set) value', valueAt(await b.run(target), r), '2');
+  await writeSysctl(target, 0);
+  // /proc/sys permission ignores capabilities: only euid 0 may open it.
+  const dac = [CAP.DAC_OVERRIDE, CAP.DAC_READ_SEARCH];
+  const noDac = without(caps, ...dac);
+  ctx.expectOutcome('sysctl open O_RDONLY euid=65534 caps=dac', await openAsUser(target, caps, 65534, dac, O.RDONLY), 'EACCES');
+  ctx.expectOutcome('sysctl open O_WRONLY euid=65534 caps=dac', await openAsUser(target, caps, 65534, dac, O.WRONLY), 'EACCES');
+  ctx.expectOutcome('sysctl open O_RDONLY euid=0 caps=no-dac', await openIn(target, caps, noDac, O.RDONLY), 'fd');
+  ctx.expectOutcome('sysctl open O_WRONLY euid=0 caps=no-dac', await openIn(target, caps, noDac, O.WRONLY), 'fd');
 }
 
 export default defineSuite(import.meta.url, {
@@ -42,48 +183,17 @@ export default defineSuite(import.meta.url, {
     const target = ctx.target;
     const fdsBefore = await target.openFdCount();
     const saved = await readSysctl(target);
+    const caps = await target.capget();
     try {
       if (ctx.freshBoot) ctx.expectOutcome('sysctl value after boot', saved, '0');
       else ctx.skipCase('sysctl value after boot', '0', 'not a fresh boot (direct mode): the value may have been set by the host');
-
       const st = await target.stat(MAYEXEC_SYSCTL);
       const mode = 'errno' in st ? st.errno : (st.mode & 0o777).toString(8).padStart(4, '0');
       ctx.expectOutcome('sysctl file mode of /proc/sys/fs/open_mayexec_enforce', mode, '0600');
-
-      // Upstream access test: with CAP_SYS_ADMIN the write succeeds; with it
-      // cleared from the effective set, open still succeeds and write fails.
-      const all = await openAndWrite(target, '0');
-      ctx.expectOutcome('sysctl access caps=all open O_WRONLY', all.open, 'fd');
-      ctx.expectOutcome('sysctl access caps=all write "0"', all.write, 'ok');
-      const noAdmin = await withoutCaps(target, [CAP.SYS_ADMIN], () => openAndWrite(target, '0'));
-      ctx.expectOutcome('sysctl access caps=no-sys-admin open O_WRONLY', noAdmin.open, 'fd');
-      ctx.expectOutcome('sysctl access caps=no-sys-admin write "0"', noAdmin.write, 'EPERM');
-      // CAP_MAC_ADMIN is neither needed nor sufficient.
-      const noMac = await withoutCaps(target, [CAP.MAC_ADMIN], () => openAndWrite(target, '0'));
-      ctx.expectOutcome('sysctl access caps=no-mac-admin write "0"', noMac.write, 'ok');
-
-      for (const v of ['0', '1', '2', '3']) {
-        const w = await openAndWrite(target, v);
-        ctx.expectOutcome(`sysctl range write "${v}"`, w.write, 'ok');
-        ctx.expectOutcome(`sysctl range read back after writing "${v}"`, await readSysctl(target), v);
-      }
-      await writeSysctl(target, 2);
-      for (const bad of ['4', '-1', 'abc', '100']) {
-        const w = await openAndWrite(target, bad);
-        ctx.expectOutcome(`sysctl range write "${bad}"`, w.write, 'EINVAL');
-        ctx.expectOutcome(`sysctl range value unchanged after writing "${bad}"`, await readSysctl(target), '2');
-      }
-      const nl = await openAndWrite(target, '3\n');
-      ctx.expectOutcome('sysctl write "3\\n" (trailing newline)', nl.write, 'ok');
-      ctx.expectOutcome('sysctl read back after writing "3\\n"', await readSysctl(target), '3');
       await writeSysctl(target, 0);
-
-      // /proc/sys permission ignores capabilities: only euid 0 may open it.
-      const dac = [CAP.DAC_OVERRIDE, CAP.DAC_READ_SEARCH];
-      ctx.expectOutcome('sysctl open O_RDONLY euid=65534 caps=dac', await asUser(target, 65534, dac, () => openRead(target)), 'EACCES');
-      ctx.expectOutcome('sysctl open O_WRONLY euid=65534 caps=dac', await asUser(target, 65534, dac, () => openWrite(target)), 'EACCES');
-      ctx.expectOutcome('sysctl open O_RDONLY euid=0 caps=no-dac', await withoutCaps(target, dac, () => openRead(target)), 'fd');
-      ctx.expectOutcome('sysctl open O_WRONLY euid=0 caps=no-dac', await withoutCaps(target, dac, () => openWrite(target)), 'fd');
+      await accessCases(ctx, caps);
+      await rangeCases(ctx);
+      await openerCases(ctx, caps);
     } finally {
       await writeSysctl(target, saved);
     }

@@ -48,23 +48,36 @@ function mountKey(r: UselibRow): string {
   return `${r.mount}:${r.mode}:${r.body ?? ''}`;
 }
 
-/** Every row in one helper run, the capability state switched between them. */
-async function runRows(target: Target, rows: UselibRow[]): Promise<string[]> {
+/** The helper's arguments for every row, the capability state switched between them. */
+function rowArgs(rows: UselibRow[], paths: (r: UselibRow) => string): string[] {
+  const args: string[] = [];
+  let noDac = false;
+  for (const r of rows) {
+    if (r.noDac !== noDac) args.push(r.noDac ? '--no-dac' : '--dac');
+    noDac = r.noDac;
+    args.push(paths(r));
+  }
+  return args;
+}
+
+/**
+ * Every row in one helper run, once per pass (the sysctl left alone, then
+ * under the policy when the kernel has it), over one set of work mounts.
+ */
+async function runRows(target: Target, rows: UselibRow[], underPolicy: boolean): Promise<{ plain: string[]; policy: string[] | null }> {
   const keys = [...new Set(rows.map(mountKey))];
   const opts = keys.map((k) => {
     const r = rows.find((x) => mountKey(x) === k)!;
     return { noexec: r.mount === 'noexec', mode: r.mode, content: r.body === 'long-text' ? LONG_NON_ELF : undefined };
   });
   return withWorkMounts(target, opts, async (ms) => {
-    const args: string[] = [];
-    let noDac = false;
-    for (const r of rows) {
-      if (r.noDac !== noDac) args.push(r.noDac ? '--no-dac' : '--dac');
-      noDac = r.noDac;
-      args.push(ms[keys.indexOf(mountKey(r))]!.paths[r.object]);
-    }
-    const got = answers((await runHelper(target, 'uselib32', args)).stdout);
-    return rows.map((_, i) => outcome(got[i]));
+    const args = rowArgs(rows, (r) => ms[keys.indexOf(mountKey(r))]!.paths[r.object]);
+    const pass = async () => {
+      const got = answers((await runHelper(target, 'uselib32', args)).stdout);
+      return rows.map((_, i) => outcome(got[i]));
+    };
+    const plain = await pass();
+    return { plain, policy: underPolicy ? await withSysctl(target, POLICY, pass) : null };
   });
 }
 
@@ -91,8 +104,9 @@ export default defineSuite(import.meta.url, {
       for (const row of USELIB_ROWS) ctx.skipCase(uselibCaseName(row), row.expected, unavailable);
       for (const row of USELIB_ROWS) ctx.skipCase(`${uselibCaseName(row)}${underPolicy}`, row.expected, unavailable);
     } else {
-      report(ctx, USELIB_ROWS, await runRows(target, USELIB_ROWS), '');
-      if (policy) report(ctx, USELIB_ROWS, await withSysctl(target, POLICY, () => runRows(target, USELIB_ROWS)), underPolicy);
+      const got = await runRows(target, USELIB_ROWS, policy);
+      report(ctx, USELIB_ROWS, got.plain, '');
+      if (got.policy) report(ctx, USELIB_ROWS, got.policy, underPolicy);
       else for (const row of USELIB_ROWS) ctx.skipCase(`${uselibCaseName(row)}${underPolicy}`, row.expected, `no ${MAYEXEC_SYSCTL}: kernel without O_MAYEXEC`);
     }
     await ctx.expectNoFdLeak('uselib', fdsBefore);

@@ -331,11 +331,20 @@ function haveCcache(): boolean {
 // ---------------------------------------------------------------------------
 // Debian source
 
-function dpkgVersion(pkg: string): string | null {
-  const v = capture('dpkg-query', ['-W', '-f=${Version}\n${db:Status-Status}', pkg]);
-  if (!v) return null;
-  const [version, status] = v.split('\n');
-  return status?.trim() === 'installed' && version ? version.trim() : null;
+/** The installed version of a Debian package, read from dpkg's status file (dpkg-query costs ~10 ms a spawn). */
+function dpkgVersion(pkg: string, statusFile = '/var/lib/dpkg/status'): string | null {
+  let status: string;
+  try {
+    status = readFileSync(statusFile, 'utf8');
+  } catch {
+    return null;
+  }
+  const at = status.startsWith(`Package: ${pkg}\n`) ? 0 : status.indexOf(`\nPackage: ${pkg}\n`);
+  if (at < 0) return null;
+  const end = status.indexOf('\n\n', at + 1);
+  const stanza = status.slice(at, end < 0 ? undefined : end);
+  const field = (name: string) => new RegExp(`^${name}: (.*)$`, 'm').exec(stanza)?.[1]?.trim() ?? null;
+  return field('Status')?.endsWith(' installed') ? field('Version') : null;
 }
 
 function makefileVersion(dir: string): string | null {
