@@ -13,6 +13,8 @@ export type ObjectType = (typeof OBJECT_TYPES)[number];
 
 export interface WorkMountOptions {
   noexec: boolean;
+  /** MS_NODEV: device nodes in it cannot be opened (SPEC.md §2.2 rule 3). */
+  nodev?: boolean;
   /** Mode of the regular file and the directory; other objects are 0400. */
   mode: number;
   /** Body of the regular file. */
@@ -52,7 +54,7 @@ export function objectPaths(dir: string): Record<ObjectType, string> {
 /** mkdir + tmpfs mount: one round trip, checked before anything is put in it (never into the bare directory on /tmp). */
 async function mountFresh(target: Target, opts: WorkMountOptions): Promise<string> {
   const dir = target.uniquePath(WORK_ROOT, 'omx-test-mount-');
-  const flags = opts.noexec ? MS.NOEXEC : 0;
+  const flags = (opts.noexec ? MS.NOEXEC : 0) | (opts.nodev ? MS.NODEV : 0);
   const [made, mounted] = await target.runAll([calls.mkdir(dir, 0o700), calls.mount('tmpfs', dir, 'tmpfs', flags, `mode=0700,size=${opts.size ?? '4k'}`)]);
   if (!made!.ok) throw new Error(`fixture: mkdir ${dir} failed: ${made!.errno}`);
   if (!mounted!.ok) {

@@ -1,10 +1,13 @@
 // Suite omayexec-extra: the O_MAYEXEC cases upstream's selftest missed
 // (SPEC.md §2, §2.3 bypass rule, §2.4 followed symlinks, §2.5).
-import { AT, CAP, capBit, F_GETFL, O } from '../../harness/abi.js';
+import { AT, CAP, capBit, F_GETFL, NR, O } from '../../harness/abi.js';
 import { calls, type CapSets } from '../../harness/calls.js';
 import { checkCapSwitch } from '../../harness/caps.js';
 import type { Call } from '../../harness/executor-protocol.js';
-import { EXEC_UNDER_POLICY_ROWS, EXTRA_ROWS, extraCaseName, type ExtraRow, type FlagName } from '../../fixtures/omayexec-extra.js';
+import { EXEC_UNDER_POLICY_ROWS, EXTRA_ROWS, extraCaseName, NODEV_EXPECTED, NODEV_OBJECTS, nodevCaseName, type ExtraRow, type FlagName } from '../../fixtures/omayexec-extra.js';
+import { OPEN_PATHS, SYSCTL_VALUES } from '../../fixtures/omayexec-policy.js';
+import { Batch } from '../../harness/batch.js';
+import { openCall, selftestFlags } from '../../harness/opener.js';
 import { runExecProbes } from '../../harness/helpers.js';
 import { defineSuite } from '../../harness/suite.js';
 import { readSysctl, sysctlWriteCalls, withSysctl } from '../../harness/sysctl.js';
@@ -36,9 +39,13 @@ function flagsOf(row: ExtraRow): number {
 /** The open(s) of a row, as calls; `outcome` reads their results. */
 function rowOpens(row: ExtraRow, m: FreshMount): { calls: Call[]; outcome: (rs: SysResult[]) => string } {
   const flags = flagsOf(row);
-  const open = (path: string, mode = 0, close = true) => calls.openat2(AT.FDCWD, path, { flags, mode }, close);
+  const open = (path: string, mode = 0, close = true) => {
+    if (row.via === 'open') return calls.open(path, flags, mode, close);
+    if (row.via === 'openat') return calls.openat(AT.FDCWD, path, flags, mode, close);
+    return calls.openat2(AT.FDCWD, path, { flags, mode }, close);
+  };
   const one = (c: Call) => ({ calls: [c], outcome: (rs: SysResult[]) => openOutcome(rs[0]!) });
-  if (row.expected === 'fd+O_MAYEXEC-in-F_GETFL') {
+  if (row.expected.includes('F_GETFL')) {
     // The open, then F_GETFL on its fd: is the bit still visible?
     return {
       calls: [open(m.paths.regular, 0, false), calls.fcntl({ result: -1 }, F_GETFL), calls.close({ result: -1 })],
@@ -88,27 +95,47 @@ function rowBatch(row: ExtraRow, m: FreshMount, caps: CapSets, saved: string): {
   if (row.target === 'group-x-only') batch.push(calls.chown(m.paths.regular, 0, FOREIGN_GID));
   const setAt = batch.length;
   batch.push(...sysctlWriteCalls(row.sysctl, setAt));
-  const dropped = { ...caps, effective: caps.effective & ~DAC_CAPS };
+  const dropped = { ...caps, effective: caps.effective & ~(row.caps === 'no-dac' ? DAC_CAPS : capBit(CAP.DAC_OVERRIDE)) };
+  const switched = row.caps !== 'dac';
   const dropAt = batch.length;
-  if (row.caps === 'no-dac') batch.push(calls.capset(dropped), calls.capget());
+  if (switched) batch.push(calls.capset(dropped), calls.capget());
   const opens = rowOpens(row, m);
   const openAt = batch.length;
   batch.push(...at(opens.calls, openAt));
   const restoreAt = batch.length;
-  if (row.caps === 'no-dac') batch.push(calls.capset(caps), calls.capget());
+  if (switched) batch.push(calls.capset(caps), calls.capget());
   const backAt = batch.length;
   batch.push(...sysctlWriteCalls(saved, backAt));
   const read = (rs: SysResult[]) => {
     if (row.target === 'group-x-only' && !rs[0]!.ok) throw new TargetError(`chown to gid ${FOREIGN_GID} failed: ${rs[0]!.errno}`);
     if (!rs[setAt + 1]!.ok) throw new TargetError(`writing ${row.sysctl} to the sysctl failed: ${rs[setAt]!.errno ?? rs[setAt + 1]!.errno}`);
     if (!rs[backAt + 1]!.ok) throw new TargetError(`restoring the sysctl to ${saved} failed: ${rs[backAt]!.errno ?? rs[backAt + 1]!.errno}`);
-    if (row.caps === 'no-dac') {
-      checkCapSwitch('drop DAC capabilities', rs[dropAt]!, rs[dropAt + 1]!, dropped.effective);
+    if (switched) {
+      checkCapSwitch(`drop to ${row.caps}`, rs[dropAt]!, rs[dropAt + 1]!, dropped.effective);
       checkCapSwitch('restore', rs[restoreAt]!, rs[restoreAt + 1]!, caps.effective);
     }
     return opens.outcome(rs.slice(openAt, restoreAt));
   };
   return { batch, read };
+}
+
+/** The nodev rows: every sysctl value, both device types, the four open paths, in one batch. */
+async function nodevOutcomes(target: Target, saved: string): Promise<Map<string, string>> {
+  const b = new Batch();
+  const at = new Map<string, number>();
+  const rs = await inFreshWorkMount(target, { noexec: false, nodev: true, mode: 0o500 }, (m) => {
+    for (const sysctl of SYSCTL_VALUES) {
+      b.add(...sysctlWriteCalls(sysctl, 0));
+      for (const object of NODEV_OBJECTS) {
+        for (const via of OPEN_PATHS) at.set(nodevCaseName(object, via, sysctl), b.add(openCall(via, m.paths[object], selftestFlags(false))));
+      }
+    }
+    b.add(...sysctlWriteCalls(saved, 0));
+    return b.calls;
+  });
+  const failedWrite = rs.findIndex((r, i) => !r.ok && b.calls[i]!.nr === NR.write);
+  if (failedWrite >= 0) throw new TargetError(`nodev rows: a sysctl write failed: ${rs[failedWrite]!.errno}`);
+  return new Map([...at].map(([name, i]) => [name, openOutcome(rs[i]!)]));
 }
 
 /** A row in a fresh work mount of its own: two round trips (inFreshWorkMount). */
@@ -135,6 +162,7 @@ export default defineSuite(import.meta.url, {
       const actual = await runRow(target, row, caps, saved);
       ctx.expectOutcome(extraCaseName(row), actual, row.expected);
     }
+    for (const [name, actual] of await nodevOutcomes(target, saved)) ctx.expectOutcome(name, actual, NODEV_EXPECTED);
     // Both exec rows in one work mount and one helper run, under their policy value.
     for (const sysctl of [...new Set(EXEC_UNDER_POLICY_ROWS.map((r) => r.sysctl))]) {
       const rows = EXEC_UNDER_POLICY_ROWS.filter((r) => r.sysctl === sysctl);
