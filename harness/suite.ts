@@ -41,6 +41,9 @@ export interface SuiteEnv {
 // null (not undefined) is what makes tap drop them; its types only allow strings.
 const quiet = { stack: null, at: null, source: null } as unknown as Record<string, string>;
 
+/** TAP comment after a passing case: the value the suite observed. */
+export const OBSERVED_MARK = 'omx-observed';
+
 export class SuiteContext {
   readonly t: Test;
   private readonly startCpu = process.cpuUsage();
@@ -67,7 +70,12 @@ export class SuiteContext {
     const expected = o[name] ?? o['*'] ?? specExpected;
     // t.pass/t.fail rather than t.equal: a string equality needs none of
     // tap's deep-compare machinery.
-    if (actual === expected) return this.t.pass(`${name} -> ${expected}`);
+    if (actual === expected) {
+      this.t.pass(`${name} -> ${expected}`);
+      // What the kernel answered, as seen (not read back from the name): results.json records it.
+      this.t.comment(`${OBSERVED_MARK} ${actual}`);
+      return true;
+    }
     return this.t.fail(`${name} -> ${expected}`, { expected, actual, ...quiet });
   }
 

@@ -138,12 +138,13 @@ const ROW_HEADERS = ['0', '1', '2', '3'].flatMap((s) => ['exec', 'noexec'].flatM
 const TYPES = ['regular', 'directory', 'symlink', 'char', 'block', 'fifo', 'socket'];
 
 t.test('reference kernel, full policy run: verdict, 16 rows x 28 columns x 2 squares, and it fits 1600 px', { skip }, async (t) => {
-  const { run, record } = recorded('reference-6.1-pass');
+  // A run whose stream carries the observed value of each pass: the squares show what the kernel answered.
+  const { run, record } = recorded('reference-6.1-observed');
   const { facts: f, seconds } = inChromium(toHtml(run, record));
   t.comment(`chromium --dump-dom: ${seconds.toFixed(1)} s`);
   t.equal(f.verdict, 'pass');
   t.equal(f.h1, 'O_MAYEXEC conformance: pass (exit 0)');
-  t.equal(f.title, 'omayexec-conformance 20261128-213817-29066: pass');
+  t.equal(f.title, 'omayexec-conformance 20261202-102740-23092: pass');
   const g = f.grid!;
   t.ok(g, 'the policy grid is there');
   t.equal(g.rows, 16, '16 rows: sysctl 0-3 x exec/noexec x 0500/0400');

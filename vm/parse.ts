@@ -96,7 +96,8 @@ function parseTestLine(s: OpenSuite, text: string, depth: number, lineNo: number
   const id = [...s.subtests.slice(0, depth), desc].join(' / ');
   const c: CaseResult = { id, suite: s.result.id, status, line: lineNo };
   if (reason) c.reason = reason;
-  if (status === 'pass') c.expected = c.actual = expectedFromName(desc);
+  // A pass's actual comes from the suite's observed comment that follows it, never from the name.
+  if (status === 'pass') c.expected = expectedFromName(desc);
   s.result.cases.push(c);
   s.yamlFor = c;
 }
@@ -131,6 +132,12 @@ function onTapLine(s: OpenSuite, raw: string, lineNo: number): void {
     return;
   }
   const depth = Math.floor(indent / 4);
+  const observed = /^#\s*omx-observed\s(.*)$/.exec(text);
+  if (observed) {
+    const last = s.result.cases[s.result.cases.length - 1];
+    if (last && last.status === 'pass' && last.actual === undefined) last.actual = observed[1]!;
+    return;
+  }
   const metrics = /^#\s*omx-metrics\s+(\{.*\})\s*$/.exec(text);
   if (metrics && depth === 0) {
     try {
