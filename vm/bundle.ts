@@ -4,7 +4,8 @@
 // for `pack` (dist/board/runner.js: a board runs it with its own node).
 import { build, type Plugin } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -64,16 +65,37 @@ async function bundleBoardRunner(): Promise<void> {
   });
 }
 
-/** Static and non-PIE: runs in a bare initramfs; uselib32 needs its data below 4 GiB for int $0x80. */
-function compile(source: string, out: string): void {
-  execFileSync('gcc', ['-O2', '-static', '-no-pie', '-Wall', '-Wextra', '-o', out, source], { stdio: 'inherit' });
-}
-
+/**
+ * One static, non-PIE binary (harness/executor/multicall.c): the executor,
+ * and the helpers as symlinks to it, each program's main() renamed at
+ * compile time. Static: it runs in a bare initramfs; non-PIE: uselib32
+ * needs its data below 4 GiB for int $0x80.
+ */
 function compileGuest(): void {
-  compile(join(root, 'harness/executor/executor.c'), join(guest, 'executor'));
-  const src = join(root, 'harness/helpers');
-  mkdirSync(join(guest, 'helpers'), { recursive: true });
-  for (const f of readdirSync(src).filter((f) => f.endsWith('.c'))) compile(join(src, f), join(guest, 'helpers', basename(f, '.c')));
+  const objects = mkdtempSync(join(tmpdir(), 'omx-guest-'));
+  try {
+    const cc = (source: string, main: string | null) => {
+      const out = join(objects, `${basename(source, '.c')}.o`);
+      execFileSync('gcc', ['-O2', '-no-pie', '-Wall', '-Wextra', '-c', ...(main ? [`-Dmain=${main}`] : []), '-o', out, source], { stdio: 'inherit' });
+      return out;
+    };
+    const src = join(root, 'harness/helpers');
+    const helpers = readdirSync(src).filter((f) => f.endsWith('.c')).map((f) => basename(f, '.c')).sort();
+    const dispatch = readFileSync(join(root, 'harness/executor/multicall.c'), 'utf8');
+    const missing = helpers.filter((h) => !dispatch.includes(`{ "${h}", ${h.replace(/-/g, '_')}_main }`));
+    // Without its entry a helper's symlink would start the executor instead.
+    if (missing.length) throw new Error(`harness/executor/multicall.c has no entry for: ${missing.join(', ')}`);
+    const objs = [
+      cc(join(root, 'harness/executor/multicall.c'), null),
+      cc(join(root, 'harness/executor/executor.c'), 'omx_executor_main'),
+      ...helpers.map((h) => cc(join(src, `${h}.c`), `${h.replace(/-/g, '_')}_main`)),
+    ];
+    execFileSync('gcc', ['-static', '-no-pie', '-s', '-o', join(guest, 'executor'), ...objs], { stdio: 'inherit' });
+    mkdirSync(join(guest, 'helpers'), { recursive: true });
+    for (const h of helpers) symlinkSync('../executor', join(guest, 'helpers', h));
+  } finally {
+    rmSync(objects, { recursive: true, force: true });
+  }
 }
 
 /** Every suite file must be in suites/index.ts, or the runner could never run it. */

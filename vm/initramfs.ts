@@ -6,6 +6,7 @@
 // No node, no JavaScript: the suites run on the host (harness/runner.ts).
 import { createHash } from 'node:crypto';
 import {
+  lstatSync, readlinkSync,
   copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -160,8 +161,11 @@ function guestEntries(): CpioEntry[] {
     { kind: 'file', path: '/omx/executor', source: executor, mode: 0o755 },
     { kind: 'dir', path: '/omx/helpers', mode: 0o755 },
   ];
+  // The helpers are symlinks to the one multi-call binary (vm/bundle.ts).
   for (const name of readdirSync(join(guestTree, 'helpers')).sort()) {
-    entries.push({ kind: 'file', path: `/omx/helpers/${name}`, source: join(guestTree, 'helpers', name), mode: 0o755 });
+    const p = join(guestTree, 'helpers', name);
+    if (lstatSync(p).isSymbolicLink()) entries.push({ kind: 'symlink', path: `/omx/helpers/${name}`, target: readlinkSync(p) });
+    else entries.push({ kind: 'file', path: `/omx/helpers/${name}`, source: p, mode: 0o755 });
   }
   return entries;
 }

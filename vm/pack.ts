@@ -41,7 +41,8 @@ export function pack(outPath: string): string {
   const stage = mkdtempSync(join(tmpdir(), 'omx-pack-'));
   const root = join(stage, 'omayexec-conformance');
   try {
-    cpSync(guestTree, root, { recursive: true });
+    // verbatimSymlinks: the helpers stay relative symlinks to the executor.
+    cpSync(guestTree, root, { recursive: true, verbatimSymlinks: true });
     cpSync(board, root, { recursive: true });
     const nm = join(projectRoot, 'node_modules');
     const skip = new Set(['doc', 'vendor', 'CHANGELOG.md', 'cnoke.cjs', 'musl_x64', 'index.d.ts']);
