@@ -88,6 +88,7 @@ function compileGuest(): void {
     const objs = [
       cc(join(root, 'harness/executor/multicall.c'), null),
       cc(join(root, 'harness/executor/executor.c'), 'omx_executor_main'),
+      cc(join(root, 'harness/executor/guest-init.c'), null),
       ...helpers.map((h) => cc(join(src, `${h}.c`), `${h.replace(/-/g, '_')}_main`)),
     ];
     execFileSync('gcc', ['-static', '-no-pie', '-s', '-o', join(guest, 'executor'), ...objs], { stdio: 'inherit' });

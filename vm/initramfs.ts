@@ -123,31 +123,6 @@ export function ensureBaseArchive(log: (l: string) => void = () => {}): BaseArch
   return { path, key, built: true, seconds: (performance.now() - t0) / 1000 };
 }
 
-export const INIT_SCRIPT = `#!/bin/sh
-# /init of the conformance guest: mount the pseudo filesystems, load the
-# kernel modules shipped with the kernel under test, serve the host's
-# requests until it says power off.
-export PATH=/bin:/usr/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
-read up _ < /proc/uptime
-echo "OMX-CONSOLE init reached uptime=$up"
-for m in /omx/modules/*.ko; do
-  [ -e "$m" ] && insmod "$m"
-done
-# omx.channel=PATH on the command line forces a channel (tests of the fallback)
-channel=auto
-for a in $(cat /proc/cmdline); do
-  case "$a" in omx.channel=*) channel="\${a#omx.channel=}" ;; esac
-done
-/omx/executor --supervise "$channel"
-echo "OMX-CONSOLE executor exit=$?"
-reboot -f
-`;
-
 export interface RunArchiveInput {
   /** Kernel modules (.ko, uncompressed) to insmod before the executor starts. */
   modules: string[];
@@ -173,7 +148,9 @@ function guestEntries(): CpioEntry[] {
 /** Writes the small per-run archive. */
 export function writeRunArchive(path: string, input: RunArchiveInput): void {
   const w = new CpioWriter(path);
-  w.add({ kind: 'data', path: '/init', mode: 0o755, data: Buffer.from(INIT_SCRIPT) });
+  // /init is the multi-call binary's init (harness/executor/guest-init.c): the mounts, the
+  // modules, then the supervisor; no shell on the boot path.
+  w.add({ kind: 'symlink', path: '/init', target: 'omx/executor' });
   for (const e of guestEntries()) w.add(e);
   w.add({ kind: 'dir', path: '/omx/modules', mode: 0o755 });
   input.modules.forEach((m, i) => {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 int omx_executor_main(int argc, char **argv);
+int guest_init_main(int argc, char **argv);
 int exec_probe_main(int argc, char **argv);
 int securebits_probe_main(int argc, char **argv);
 int uselib32_main(int argc, char **argv);
@@ -15,6 +16,7 @@ static const struct {
 	const char *name;
 	int (*main)(int, char **);
 } programs[] = {
+	{ "init", guest_init_main },
 	{ "exec-probe", exec_probe_main },
 	{ "securebits-probe", securebits_probe_main },
 	{ "uselib32", uselib32_main },
