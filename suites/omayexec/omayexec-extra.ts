@@ -4,8 +4,8 @@ import { AT, CAP, capBit, F_GETFL, NR, O } from '../../harness/abi.js';
 import { calls, type CapSets } from '../../harness/calls.js';
 import { checkCapSwitch } from '../../harness/caps.js';
 import type { Call } from '../../harness/executor-protocol.js';
-import { EXEC_UNDER_POLICY_ROWS, EXTRA_ROWS, extraCaseName, NODEV_EXPECTED, NODEV_OBJECTS, nodevCaseName, type ExtraRow, type FlagName } from '../../fixtures/omayexec-extra.js';
-import { OPEN_PATHS, SYSCTL_VALUES } from '../../fixtures/omayexec-policy.js';
+import { CREATE_EXPECTED, CREATE_KINDS, createCaseName, EXEC_UNDER_POLICY_ROWS, EXTRA_ROWS, extraCaseName, NODEV_EXPECTED, NODEV_OBJECTS, nodevCaseName, type ExtraRow, type FlagName } from '../../fixtures/omayexec-extra.js';
+import { OPEN_PATHS, SYSCTL_VALUES, type MountKind } from '../../fixtures/omayexec-policy.js';
 import { Batch } from '../../harness/batch.js';
 import { openCall, selftestFlags } from '../../harness/opener.js';
 import { runExecProbes } from '../../harness/helpers.js';
@@ -138,6 +138,26 @@ async function nodevOutcomes(target: Target, saved: string): Promise<Map<string,
   return new Map([...at].map(([name, i]) => [name, openOutcome(rs[i]!)]));
 }
 
+/** The creation rows of one mount kind: every sysctl value and both kinds, in one batch. */
+async function createOutcomes(target: Target, mount: MountKind, saved: string): Promise<Map<string, string>> {
+  const b = new Batch();
+  const at = new Map<string, number>();
+  const rs = await inFreshWorkMount(target, { noexec: mount === 'noexec', mode: 0o500 }, (m) => {
+    for (const sysctl of SYSCTL_VALUES) {
+      b.add(...sysctlWriteCalls(sysctl, 0));
+      for (const kind of CREATE_KINDS) {
+        const [path, flags] = kind === 'O_TMPFILE' ? [m.dir, O.RDWR | O.TMPFILE] : [`${m.dir}/created-${sysctl}`, O.RDWR | O.CREAT | O.EXCL];
+        at.set(createCaseName(kind, mount, sysctl), b.add(calls.openat2(AT.FDCWD, path, { flags: flags | O.MAYEXEC | O.CLOEXEC, mode: 0o600 }, true)));
+      }
+    }
+    b.add(...sysctlWriteCalls(saved, 0));
+    return b.calls;
+  });
+  const failedWrite = rs.findIndex((r, i) => !r.ok && b.calls[i]!.nr === NR.write);
+  if (failedWrite >= 0) throw new TargetError(`creation rows: a sysctl write failed: ${rs[failedWrite]!.errno}`);
+  return new Map([...at].map(([name, i]) => [name, openOutcome(rs[i]!)]));
+}
+
 /** A row in a fresh work mount of its own: two round trips (inFreshWorkMount). */
 async function runRow(target: Target, row: ExtraRow, caps: CapSets, saved: string): Promise<string> {
   let read: ((rs: SysResult[]) => string) | null = null;
@@ -163,6 +183,9 @@ export default defineSuite(import.meta.url, {
       ctx.expectOutcome(extraCaseName(row), actual, row.expected);
     }
     for (const [name, actual] of await nodevOutcomes(target, saved)) ctx.expectOutcome(name, actual, NODEV_EXPECTED);
+    for (const mount of ['exec', 'noexec'] as const) {
+      for (const [name, actual] of await createOutcomes(target, mount, saved)) ctx.expectOutcome(name, actual, CREATE_EXPECTED);
+    }
     // Both exec rows in one work mount and one helper run, under their policy value.
     for (const sysctl of [...new Set(EXEC_UNDER_POLICY_ROWS.map((r) => r.sysctl))]) {
       const rows = EXEC_UNDER_POLICY_ROWS.filter((r) => r.sysctl === sysctl);
