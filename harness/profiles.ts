@@ -4,8 +4,9 @@
 import { AT, O } from './abi.js';
 import { calls } from './calls.js';
 import type { Target } from './target.js';
+import { IMA_DIR, IMA_POLICY } from '../fixtures/ima.js';
 
-export const PROFILE_NAMES = ['omayexec-v7', 'exec-cleanups', 'execve-check'] as const;
+export const PROFILE_NAMES = ['omayexec-v7', 'exec-cleanups', 'execve-check', 'omayexec-ima'] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
 export interface ProbeResult {
@@ -51,19 +52,48 @@ async function probeExecveCheck(target: Target): Promise<ProbeResult> {
   return { name: 'execve-check', supported: r.errno !== 'EINVAL', evidence: `${shown} -> ${r.errno}${note}` };
 }
 
-const probes: Record<ProfileName, (t: Target) => Promise<ProbeResult>> = {
+/**
+ * IMA's MAY_OPENEXEC mask (SPEC.md §3): the probe is loading the suite's
+ * policy (one write; the policy may be writable once per boot, and what is
+ * loaded stays until reboot). So it is done only on a fresh VM boot, never
+ * on a machine's own kernel. Only EINVAL means the kernel lacks the mask.
+ */
+async function probeIma(target: Target, o: ProbeOptions): Promise<ProbeResult> {
+  const name = 'omayexec-ima';
+  if (!o.freshBoot) return { name, supported: false, evidence: 'not probed: loading an IMA policy lasts until reboot, so it is done only on a fresh VM boot' };
+  const policy = `${IMA_DIR}/policy`;
+  // One write() per rule: IMA takes one line per write and returns its length.
+  const lines = IMA_POLICY.map((l) => `${l}\n`);
+  const rs = await target.runAll([calls.open(policy, O.WRONLY | O.CLOEXEC), ...lines.map((l) => calls.write({ result: 0 }, l)), calls.close({ result: 0 })]);
+  const shown = `writing "${IMA_POLICY.join('; ')}" to ${policy}`;
+  if (!rs[0]!.ok) return { name, supported: false, evidence: `open ${policy} -> ${rs[0]!.errno}: needs CONFIG_IMA, CONFIG_SECURITYFS and a writable policy` };
+  const bad = lines.findIndex((l, i) => rs[i + 1]!.ret !== Buffer.byteLength(l));
+  if (bad < 0) return { name, supported: true, evidence: `${shown} -> ok` };
+  const w = rs[bad + 1]!;
+  const what = w.ok ? `short write (${w.ret} of ${Buffer.byteLength(lines[bad]!)} bytes)` : w.errno;
+  const note = w.errno === 'EINVAL' ? ': kernel lacks the MAY_OPENEXEC mask' : '';
+  return { name, supported: false, evidence: `${shown} -> rule ${bad + 1}: ${what}${note}` };
+}
+
+export interface ProbeOptions {
+  /** A VM boot of its own: probes with lasting effects (IMA) may run. */
+  freshBoot: boolean;
+}
+
+const probes: Record<ProfileName, (t: Target, o: ProbeOptions) => Promise<ProbeResult>> = {
   'omayexec-v7': probeOmayexec,
   'exec-cleanups': probeExecCleanups,
   'execve-check': probeExecveCheck,
+  'omayexec-ima': probeIma,
 };
 
-export function probe(target: Target, name: ProfileName): Promise<ProbeResult> {
-  return probes[name](target);
+export function probe(target: Target, name: ProfileName, o: ProbeOptions): Promise<ProbeResult> {
+  return probes[name](target, o);
 }
 
-export async function probeAll(target: Target): Promise<ProbeResult[]> {
+export async function probeAll(target: Target, o: ProbeOptions): Promise<ProbeResult[]> {
   const out: ProbeResult[] = [];
-  for (const name of PROFILE_NAMES) out.push(await probe(target, name));
+  for (const name of PROFILE_NAMES) out.push(await probe(target, name, o));
   return out;
 }
 

@@ -147,7 +147,7 @@ export class Runner {
       event: 'start', kernel: identity.release, machine: identity.machine, uptime: await this.uptime(),
       runner: `node ${process.version}`, expect: this.cfg.expect, ...this.hooks.describe,
     });
-    const profiles = await probeAll(this.target);
+    const profiles = await probeAll(this.target, { freshBoot: this.cfg.freshBoot });
     for (const p of profiles) this.event({ event: 'profile', ...p });
     let worst = 0;
     for (const id of this.cfg.suites) {

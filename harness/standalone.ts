@@ -9,6 +9,6 @@ import { Target } from './target.js';
 export async function runStandalone(spec: SuiteSpec): Promise<void> {
   const target = new Target(new FfiBackend());
   const required = (process.env.OMAYEXEC_EXPECT ?? '').split(',').filter(Boolean);
-  const profiles = await probeAll(target);
+  const profiles = await probeAll(target, { freshBoot: false });
   process.exitCode = await runSuite(spec, { target, profiles, required, freshBoot: false, overrides: {} }, (c) => process.stdout.write(c));
 }

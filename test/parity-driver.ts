@@ -16,7 +16,7 @@ interface Reported {
 }
 
 async function runAll(target: Target): Promise<Reported[]> {
-  const profiles = await probeAll(target);
+  const profiles = await probeAll(target, { freshBoot: false });
   const out: Reported[] = [];
   for (const id of SUITE_IDS) {
     const spec = await SUITE_MODULES[id]!();
