@@ -23,7 +23,7 @@ function run(args: string[]): { status: number | null; record: RunRecord; stderr
 }
 
 t.test('reference 6.1: every suite that applies passes with O_MAYEXEC required', async (t) => {
-  const { status, record } = run(['--reference', '6.1', '--expect', 'omayexec-v7']);
+  const { status, record } = run(['--reference', '6.1', '--expect', 'omayexec-v7', '--expect', 'omayexec-ima']);
   t.equal(record.verdict, 'pass', record.why);
   t.equal(status, 0);
   const omx = record.profiles.find((p) => p.name === 'omayexec-v7');
@@ -31,11 +31,13 @@ t.test('reference 6.1: every suite that applies passes with O_MAYEXEC required',
   const count = (suite: string) => record.cases.filter((c) => c.suite === suite && c.status === 'pass').length;
   // 4 variants × 4 sysctl × 7 objects × 4 open paths × 2 capability states, + the fd-leak check.
   t.equal(count('omayexec-policy'), 897, 'the whole upstream policy matrix passed');
-  t.ok(count('omayexec-sysctl') >= 25, 'sysctl cases passed');
-  t.ok(count('omayexec-extra') >= 25, 'extra cases passed');
+  t.equal(count('omayexec-sysctl'), 41, 'sysctl cases passed');
+  // 29 rows + 32 nodev + 16 creation + 2 exec-under-policy + the fd-leak check.
+  t.equal(count('omayexec-extra'), 80, 'extra cases passed');
   t.equal(count('exec'), 15, 'exec cases passed (14 rows + the fd-leak check)');
-  t.equal(count('uselib'), 10, 'uselib cases passed (9 rows + the fd-leak check)');
-  t.equal(count('ima'), 7, 'IMA MAY_OPENEXEC mask cases passed');
+  t.equal(count('uselib'), 20, 'uselib cases passed (x86-64 ENOSYS + 9 rows, again under sysctl 3, + the fd-leak check)');
+  t.equal(count('ima'), 10, 'IMA MAY_OPENEXEC mask cases passed (9 rows + the fd-leak check)');
+  t.equal(record.profiles.find((p) => p.name === 'omayexec-ima')?.supported, true, 'the IMA profile probe loaded the policy');
   t.equal(record.totals.fail + record.totals.error, 0);
 });
 
