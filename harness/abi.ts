@@ -25,6 +25,7 @@ export const NR = {
   fchmod: 91,
   chown: 92,
   setresuid: 117,
+  setxattr: 188,
   capget: 125,
   capset: 126,
   mknod: 133,

@@ -36,7 +36,12 @@ export class Batch {
   /** Runs the batch; a capability switch that did not take is an error, never a case result. */
   async run(target: Target): Promise<SysResult[]> {
     const rs = await target.runAll(this.calls);
-    for (const c of this.capChecks) checkCapSwitch(c.what, rs[c.at]!, rs[c.at + 1]!, c.want);
+    this.checkCaps(rs);
     return rs;
+  }
+
+  /** The capability checks, on results of this batch run some other way (e.g. inside a work-mount batch). */
+  checkCaps(rs: SysResult[]): void {
+    for (const c of this.capChecks) checkCapSwitch(c.what, rs[c.at]!, rs[c.at + 1]!, c.want);
   }
 }

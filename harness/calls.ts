@@ -67,6 +67,7 @@ export const calls = {
   prctl: (option: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0): Call => ({ nr: NR.prctl, args: [int(option), int(a2), int(a3), int(a4), int(a5)] }),
   unshare: (flags: number): Call => ({ nr: NR.unshare, args: [int(flags)] }),
   setresuid: (r: number, e: number, s: number): Call => ({ nr: NR.setresuid, args: [int(r), int(e), int(s)] }),
+  setxattr: (p: string, name: string, value: Buffer): Call => ({ nr: NR.setxattr, args: [path(p), { in: name }, { in: value }, int(value.length), int(0)] }),
   execveat: (dirfd: FdRef, p: string, argv: string[], envp: string[], flags: number): Call => ({
     nr: NR.execveat, args: [fdArg(dirfd), path(p), { strv: argv }, { strv: envp }, int(flags)],
   }),
@@ -126,4 +127,26 @@ export function fileCalls(path: string, data: Buffer | string, mode: number): Ca
   for (let at = 0; at < bytes.length; at += 1 << 16) batch.push(calls.write({ result: 0 }, bytes.subarray(at, at + (1 << 16))));
   batch.push(calls.close({ result: 0 }), calls.chmod(path, mode));
   return batch;
+}
+
+/** One entry of a POSIX access ACL: tag, rwx bits, and the uid or gid for USER/GROUP entries. */
+export interface AclEntry {
+  tag: 'user_obj' | 'user' | 'group_obj' | 'group' | 'mask' | 'other';
+  perm: number;
+  id?: number;
+}
+
+const ACL_TAG = { user_obj: 0x01, user: 0x02, group_obj: 0x04, group: 0x08, mask: 0x10, other: 0x20 } as const;
+
+/** The system.posix_acl_access value: version 2, then {u16 tag, u16 perm, u32 id} per entry, in tag order. */
+export function posixAclXattr(entries: AclEntry[]): Buffer {
+  const sorted = [...entries].sort((a, b) => ACL_TAG[a.tag] - ACL_TAG[b.tag] || (a.id ?? 0) - (b.id ?? 0));
+  const b = Buffer.alloc(4 + 8 * sorted.length);
+  b.writeUInt32LE(2, 0);
+  sorted.forEach((e, i) => {
+    b.writeUInt16LE(ACL_TAG[e.tag], 4 + 8 * i);
+    b.writeUInt16LE(e.perm, 6 + 8 * i);
+    b.writeUInt32LE(e.id ?? 0xffffffff, 8 + 8 * i);
+  });
+  return b;
 }

@@ -1,10 +1,10 @@
 // Suite omayexec-extra: the O_MAYEXEC cases upstream's selftest missed
 // (SPEC.md §2, §2.3 bypass rule, §2.4 followed symlinks, §2.5).
 import { AT, CAP, capBit, F_GETFL, NR, O } from '../../harness/abi.js';
-import { calls, type CapSets } from '../../harness/calls.js';
+import { calls, fileCalls, posixAclXattr, type CapSets } from '../../harness/calls.js';
 import { checkCapSwitch } from '../../harness/caps.js';
 import type { Call } from '../../harness/executor-protocol.js';
-import { CREATE_EXPECTED, CREATE_KINDS, createCaseName, EXEC_UNDER_POLICY_ROWS, EXTRA_ROWS, extraCaseName, NODEV_EXPECTED, NODEV_OBJECTS, nodevCaseName, type ExtraRow, type FlagName } from '../../fixtures/omayexec-extra.js';
+import { CLASS_ROWS, CLASS_UID, classCaseName, CREATE_EXPECTED, CREATE_KINDS, createCaseName, EXEC_UNDER_POLICY_ROWS, EXTRA_ROWS, extraCaseName, NODEV_EXPECTED, NODEV_OBJECTS, nodevCaseName, type ExtraRow, type FlagName } from '../../fixtures/omayexec-extra.js';
 import { OPEN_PATHS, SYSCTL_VALUES, type MountKind } from '../../fixtures/omayexec-policy.js';
 import { Batch } from '../../harness/batch.js';
 import { openCall, selftestFlags } from '../../harness/opener.js';
@@ -12,7 +12,7 @@ import { runExecProbes } from '../../harness/helpers.js';
 import { defineSuite } from '../../harness/suite.js';
 import { readSysctl, sysctlWriteCalls, withSysctl } from '../../harness/sysctl.js';
 import { openOutcome, TargetError, type SysResult, type Target } from '../../harness/target.js';
-import { inFreshWorkMount, withWorkMount, type WorkMount } from '../../harness/workmount.js';
+import { inFreshWorkMount, SCRIPT_BODY, withWorkMount, type WorkMount } from '../../harness/workmount.js';
 
 type FreshMount = Omit<WorkMount, 'release'>;
 
@@ -158,6 +158,58 @@ async function createOutcomes(target: Target, mount: MountKind, saved: string): 
   return new Map([...at].map(([name, i]) => [name, openOutcome(rs[i]!)]));
 }
 
+/**
+ * The class rows (SPEC.md §2.2 rule 5), all in one work mount and one batch:
+ * the files with their owners, modes and ACLs, then per sysctl value each
+ * row's identity switch (verified with capget), its open, and the way back.
+ */
+async function classOutcomes(target: Target, caps: CapSets, saved: string): Promise<string[]> {
+  const b = new Batch();
+  const opens: number[] = [];
+  const setup: number[] = [];
+  // 13 files: more than SPEC's 4k tmpfs holds.
+  const rs = await inFreshWorkMount(target, { noexec: false, mode: 0o500, size: '64k' }, (m) => {
+    setup.push(b.add(calls.chmod(m.dir, 0o755)));
+    const file = (i: number) => `${m.dir}/class-${i}`;
+    CLASS_ROWS.forEach((r, i) => {
+      const made = fileCalls(file(i), SCRIPT_BODY, r.mode);
+      const at = b.add(...made);
+      made.forEach((_, k) => setup.push(at + k));
+      setup.push(b.add(calls.chown(file(i), r.owner.uid, r.owner.gid)), b.add(calls.chmod(file(i), r.mode)));
+      if (r.aclUser !== undefined) {
+        const acl = posixAclXattr([
+          { tag: 'user_obj', perm: (r.mode >> 6) & 7 }, { tag: 'user', id: CLASS_UID, perm: r.aclUser },
+          { tag: 'group_obj', perm: (r.mode >> 3) & 7 }, { tag: 'mask', perm: 0o5 }, { tag: 'other', perm: r.mode & 7 },
+        ]);
+        setup.push(b.add(calls.setxattr(file(i), 'system.posix_acl_access', acl)));
+      }
+    });
+    const noDac = { ...caps, effective: caps.effective & ~DAC_CAPS };
+    for (const sysctl of [...new Set(CLASS_ROWS.map((r) => r.sysctl))]) {
+      setup.push(b.add(...sysctlWriteCalls(sysctl, 0)) + 1);
+      CLASS_ROWS.forEach((r, i) => {
+        if (r.sysctl !== sysctl) return;
+        if (r.who === 'root-no-dac') {
+          b.setCaps('drop DAC capabilities', noDac);
+          opens[i] = b.add(calls.openat2(AT.FDCWD, file(i), { flags: O.RDONLY | O.CLOEXEC | O.MAYEXEC }, true));
+        } else {
+          setup.push(b.add(calls.setresuid(-1, CLASS_UID, -1)));
+          b.setCaps(`as euid ${CLASS_UID}`, { ...caps, effective: 0n });
+          opens[i] = b.add(calls.openat2(AT.FDCWD, file(i), { flags: O.RDONLY | O.CLOEXEC | O.MAYEXEC }, true));
+          setup.push(b.add(calls.setresuid(-1, 0, -1)));
+        }
+        b.setCaps('restore', caps);
+      });
+    }
+    setup.push(b.add(...sysctlWriteCalls(saved, 0)) + 1);
+    return b.calls;
+  });
+  b.checkCaps(rs);
+  const failed = setup.find((i) => !rs[i]!.ok);
+  if (failed !== undefined) throw new TargetError(`class rows: setup call ${failed + 1} (nr ${b.calls[failed]!.nr}) failed: ${rs[failed]!.errno}`);
+  return CLASS_ROWS.map((_, i) => openOutcome(rs[opens[i]!]!));
+}
+
 /** A row in a fresh work mount of its own: two round trips (inFreshWorkMount). */
 async function runRow(target: Target, row: ExtraRow, caps: CapSets, saved: string): Promise<string> {
   let read: ((rs: SysResult[]) => string) | null = null;
@@ -183,6 +235,8 @@ export default defineSuite(import.meta.url, {
       ctx.expectOutcome(extraCaseName(row), actual, row.expected);
     }
     for (const [name, actual] of await nodevOutcomes(target, saved)) ctx.expectOutcome(name, actual, NODEV_EXPECTED);
+    const classes = await classOutcomes(target, caps, saved);
+    CLASS_ROWS.forEach((r, i) => ctx.expectOutcome(classCaseName(r), classes[i]!, r.expected));
     for (const mount of ['exec', 'noexec'] as const) {
       for (const [name, actual] of await createOutcomes(target, mount, saved)) ctx.expectOutcome(name, actual, CREATE_EXPECTED);
     }
