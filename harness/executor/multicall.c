@@ -11,6 +11,7 @@ int guest_init_main(int argc, char **argv);
 int exec_probe_main(int argc, char **argv);
 int securebits_probe_main(int argc, char **argv);
 int uselib32_main(int argc, char **argv);
+int iouring_open_main(int argc, char **argv);
 
 static const struct {
 	const char *name;
@@ -20,6 +21,7 @@ static const struct {
 	{ "exec-probe", exec_probe_main },
 	{ "securebits-probe", securebits_probe_main },
 	{ "uselib32", uselib32_main },
+	{ "iouring-open", iouring_open_main },
 };
 
 int main(int argc, char **argv)

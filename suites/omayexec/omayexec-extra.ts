@@ -1,18 +1,18 @@
 // Suite omayexec-extra: the O_MAYEXEC cases upstream's selftest missed
 // (SPEC.md §2, §2.3 bypass rule, §2.4 followed symlinks, §2.5).
-import { AT, CAP, capBit, F_GETFL, NR, O } from '../../harness/abi.js';
+import { AT, CAP, capBit, errnoName, F_GETFL, NR, O } from '../../harness/abi.js';
 import { calls, fileCalls, posixAclXattr, type CapSets } from '../../harness/calls.js';
 import { checkCapSwitch } from '../../harness/caps.js';
 import type { Call } from '../../harness/executor-protocol.js';
-import { CLASS_ROWS, CLASS_UID, classCaseName, CREATE_EXPECTED, CREATE_KINDS, createCaseName, EXEC_UNDER_POLICY_ROWS, EXTRA_ROWS, extraCaseName, NODEV_EXPECTED, NODEV_OBJECTS, nodevCaseName, type ExtraRow, type FlagName } from '../../fixtures/omayexec-extra.js';
+import { CLASS_ROWS, CLASS_UID, classCaseName, CREATE_EXPECTED, IO_URING_ROWS, ioUringCaseName, CREATE_KINDS, createCaseName, EXEC_UNDER_POLICY_ROWS, EXTRA_ROWS, extraCaseName, NODEV_EXPECTED, NODEV_OBJECTS, nodevCaseName, type ExtraRow, type FlagName } from '../../fixtures/omayexec-extra.js';
 import { OPEN_PATHS, SYSCTL_VALUES, type MountKind } from '../../fixtures/omayexec-policy.js';
 import { Batch } from '../../harness/batch.js';
 import { openCall, selftestFlags } from '../../harness/opener.js';
-import { runExecProbes } from '../../harness/helpers.js';
+import { runExecProbes, runHelper } from '../../harness/helpers.js';
 import { defineSuite } from '../../harness/suite.js';
 import { readSysctl, sysctlWriteCalls, withSysctl } from '../../harness/sysctl.js';
 import { openOutcome, TargetError, type SysResult, type Target } from '../../harness/target.js';
-import { inFreshWorkMount, SCRIPT_BODY, withWorkMount, type WorkMount } from '../../harness/workmount.js';
+import { inFreshWorkMount, SCRIPT_BODY, withWorkMount, withWorkMounts, type WorkMount } from '../../harness/workmount.js';
 
 type FreshMount = Omit<WorkMount, 'release'>;
 
@@ -210,6 +210,28 @@ async function classOutcomes(target: Target, caps: CapSets, saved: string): Prom
   return CLASS_ROWS.map((_, i) => openOutcome(rs[opens[i]!]!));
 }
 
+/** The io_uring rows: both mounts at once, one helper run per sysctl value; or why the kernel cannot run them. */
+async function ioUringOutcomes(target: Target): Promise<{ outcomes: string[] } | { unavailable: string }> {
+  const kinds = [...new Set(IO_URING_ROWS.map((r) => `${r.mount}:${r.mode}`))];
+  const opts = kinds.map((k) => ({ noexec: k.startsWith('noexec'), mode: Number(k.split(':')[1]) }));
+  return withWorkMounts(target, opts, async (ms) => {
+    const outcomes: string[] = [];
+    for (const sysctl of [...new Set(IO_URING_ROWS.map((r) => r.sysctl))]) {
+      const rows = IO_URING_ROWS.map((r, i) => ({ r, i })).filter(({ r }) => r.sysctl === sysctl);
+      const args = rows.flatMap(({ r }) => [r.op, `0x${(O.RDONLY | O.CLOEXEC | O.MAYEXEC).toString(16)}`, ms[kinds.indexOf(`${r.mount}:${r.mode}`)]!.paths[r.object]]);
+      const out = (await withSysctl(target, sysctl, () => runHelper(target, 'iouring-open', args))).stdout;
+      const setup = /^SETUP (\d+)$/m.exec(out);
+      if (setup) return { unavailable: `io_uring_setup -> ${errnoName(Number(setup[1]))}: CONFIG_IO_URING off or kernel.io_uring_disabled set` };
+      const res = out.split('\n').filter((l) => l.startsWith('RES '));
+      rows.forEach(({ i }, k) => {
+        const v = res[k] === undefined ? NaN : Number(res[k]!.slice(4));
+        outcomes[i] = Number.isNaN(v) ? `UNKNOWN(${JSON.stringify(out.slice(0, 60))})` : v >= 0 ? 'fd' : errnoName(-v);
+      });
+    }
+    return { outcomes };
+  });
+}
+
 /** A row in a fresh work mount of its own: two round trips (inFreshWorkMount). */
 async function runRow(target: Target, row: ExtraRow, caps: CapSets, saved: string): Promise<string> {
   let read: ((rs: SysResult[]) => string) | null = null;
@@ -235,6 +257,11 @@ export default defineSuite(import.meta.url, {
       ctx.expectOutcome(extraCaseName(row), actual, row.expected);
     }
     for (const [name, actual] of await nodevOutcomes(target, saved)) ctx.expectOutcome(name, actual, NODEV_EXPECTED);
+    const uring = await ioUringOutcomes(target);
+    IO_URING_ROWS.forEach((r, i) => {
+      if ('unavailable' in uring) ctx.skipCase(ioUringCaseName(r), r.expected, uring.unavailable);
+      else ctx.expectOutcome(ioUringCaseName(r), uring.outcomes[i]!, r.expected);
+    });
     const classes = await classOutcomes(target, caps, saved);
     CLASS_ROWS.forEach((r, i) => ctx.expectOutcome(classCaseName(r), classes[i]!, r.expected));
     for (const mount of ['exec', 'noexec'] as const) {
