@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # One-time host setup on Debian 12: QEMU, busybox for the guest, and the
-# toolchain the reference kernel build needs. Idempotent; run as root.
+# toolchain the reference kernel build needs. Idempotent. Runs as root;
+# started by a user, it asks sudo (CI containers are root and often have no
+# sudo at all, so the README's command says no sudo).
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
-  echo "setup: run as root (sudo npm run setup)" >&2
+  if command -v sudo >/dev/null; then exec sudo bash "$0" "$@"; fi
+  echo "setup: needs root, and sudo is not installed: run it as root" >&2
   exit 2
 fi
 export DEBIAN_FRONTEND=noninteractive
