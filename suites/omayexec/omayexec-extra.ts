@@ -1,9 +1,10 @@
 // Suite omayexec-extra: the O_MAYEXEC cases upstream's selftest missed
 // (SPEC.md §2, §2.3 bypass rule, §2.4 followed symlinks, §2.5).
-import { AT, CAP, capBit, errnoName, F_GETFL, NR, O } from '../../harness/abi.js';
+import { AT, CAP, capBit, errnoName, F_GETFL, NR, O, S_IF } from '../../harness/abi.js';
 import { calls, fileCalls, posixAclXattr, type CapSets } from '../../harness/calls.js';
 import { checkCapSwitch } from '../../harness/caps.js';
 import type { Call } from '../../harness/executor-protocol.js';
+import { UNREGISTERED_MAJOR, UNREGISTERED_OBJECTS, unregisteredCaseName, unregisteredExpected, unregisteredHeldBack, type UnregisteredObject } from '../../fixtures/omayexec-extra.js';
 import { CLASS_ROWS, CLASS_UID, classCaseName, CREATE_EXPECTED, IO_URING_ROWS, ioUringCaseName, CREATE_KINDS, createCaseName, EXEC_UNDER_POLICY_ROWS, EXTRA_ROWS, extraCaseName, NODEV_EXPECTED, NODEV_OBJECTS, nodevCaseName, type ExtraRow, type FlagName } from '../../fixtures/omayexec-extra.js';
 import { OPEN_PATHS, SYSCTL_VALUES, type MountKind } from '../../fixtures/omayexec-policy.js';
 import { Batch } from '../../harness/batch.js';
@@ -138,6 +139,33 @@ async function nodevOutcomes(target: Target, saved: string): Promise<Map<string,
   return new Map([...at].map(([name, i]) => [name, openOutcome(rs[i]!)]));
 }
 
+/** Block and char nodes of an unregistered major, every sysctl value and open path, in one batch. */
+async function unregisteredOutcomes(target: Target, saved: string): Promise<Map<string, { actual: string; expected: string }>> {
+  const b = new Batch();
+  const at = new Map<string, { i: number; expected: string }>();
+  const rs = await inFreshWorkMount(target, { noexec: false, mode: 0o500 }, (m) => {
+    const node = (o: UnregisteredObject) => `${m.dir}/${o}-${UNREGISTERED_MAJOR}-0`;
+    for (const o of UNREGISTERED_OBJECTS) {
+      b.add(calls.mknod(node(o), (o === 'block' ? S_IF.BLK : S_IF.CHR) | 0o400, UNREGISTERED_MAJOR, 0));
+      b.add(calls.chmod(node(o), 0o400));
+    }
+    for (const sysctl of SYSCTL_VALUES) {
+      b.add(...sysctlWriteCalls(sysctl, 0));
+      for (const o of UNREGISTERED_OBJECTS) {
+        for (const via of OPEN_PATHS) {
+          if (unregisteredHeldBack(o, via, sysctl)) continue;
+          at.set(unregisteredCaseName(o, via, sysctl), { i: b.add(openCall(via, node(o), selftestFlags(false))), expected: unregisteredExpected(o, via, sysctl) });
+        }
+      }
+    }
+    b.add(...sysctlWriteCalls(saved, 0));
+    return b.calls;
+  });
+  const failed = rs.findIndex((r, i) => !r.ok && (b.calls[i]!.nr === NR.write || b.calls[i]!.nr === NR.mknod || b.calls[i]!.nr === NR.chmod));
+  if (failed >= 0) throw new TargetError(`unregistered-major rows: setup call ${failed + 1} failed: ${rs[failed]!.errno}`);
+  return new Map([...at].map(([name, { i, expected }]) => [name, { actual: openOutcome(rs[i]!), expected }]));
+}
+
 /** The creation rows of one mount kind: every sysctl value and both kinds, in one batch. */
 async function createOutcomes(target: Target, mount: MountKind, saved: string): Promise<Map<string, string>> {
   const b = new Batch();
@@ -257,6 +285,7 @@ export default defineSuite(import.meta.url, {
       ctx.expectOutcome(extraCaseName(row), actual, row.expected);
     }
     for (const [name, actual] of await nodevOutcomes(target, saved)) ctx.expectOutcome(name, actual, NODEV_EXPECTED);
+    for (const [name, o] of await unregisteredOutcomes(target, saved)) ctx.expectOutcome(name, o.actual, o.expected);
     const uring = await ioUringOutcomes(target);
     IO_URING_ROWS.forEach((r, i) => {
       if ('unavailable' in uring) ctx.skipCase(ioUringCaseName(r), r.expected, uring.unavailable);
