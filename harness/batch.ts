@@ -4,7 +4,7 @@
 import { calls, type CapSets } from './calls.js';
 import { checkCapSwitch } from './caps.js';
 import type { Call } from './executor-protocol.js';
-import type { SysResult, Target } from './target.js';
+import { TargetError, type SysResult, type Target } from './target.js';
 
 /** `batch` moved `by` places later: its RESULT arguments follow it. */
 export function shifted(batch: Call[], by: number): Call[] {
@@ -14,11 +14,19 @@ export function shifted(batch: Call[], by: number): Call[] {
 export class Batch {
   readonly calls: Call[] = [];
   private readonly capChecks: { at: number; what: string; want: bigint }[] = [];
+  private readonly required: { at: number; what: string }[] = [];
 
   /** Appends a group; returns the index of its first call. */
   add(...group: Call[]): number {
     const at = this.calls.length;
     this.calls.push(...shifted(group, at));
+    return at;
+  }
+
+  /** Appends a group whose every call must succeed (fixture setup): check() makes a failure an error. */
+  must(what: string, ...group: Call[]): number {
+    const at = this.add(...group);
+    group.forEach((_, k) => this.required.push({ at: at + k, what }));
     return at;
   }
 
@@ -36,12 +44,14 @@ export class Batch {
   /** Runs the batch; a capability switch that did not take is an error, never a case result. */
   async run(target: Target): Promise<SysResult[]> {
     const rs = await target.runAll(this.calls);
-    this.checkCaps(rs);
+    this.check(rs);
     return rs;
   }
 
-  /** The capability checks, on results of this batch run some other way (e.g. inside a work-mount batch). */
-  checkCaps(rs: SysResult[]): void {
+  /** The capability switches and the must() calls, on results of this batch run some other way (e.g. inside a work-mount batch). */
+  check(rs: SysResult[]): void {
     for (const c of this.capChecks) checkCapSwitch(c.what, rs[c.at]!, rs[c.at + 1]!, c.want);
+    const bad = this.required.find((r) => !rs[r.at]!.ok);
+    if (bad) throw new TargetError(`${bad.what}: call ${bad.at + 1} (nr ${this.calls[bad.at]!.nr}) failed: ${rs[bad.at]!.errno}`);
   }
 }

@@ -126,16 +126,15 @@ async function nodevOutcomes(target: Target, saved: string): Promise<Map<string,
   const at = new Map<string, number>();
   const rs = await inFreshWorkMount(target, { noexec: false, nodev: true, mode: 0o500 }, (m) => {
     for (const sysctl of SYSCTL_VALUES) {
-      b.add(...sysctlWriteCalls(sysctl, 0));
+      b.must('nodev rows: sysctl write', ...sysctlWriteCalls(sysctl, 0));
       for (const object of NODEV_OBJECTS) {
         for (const via of OPEN_PATHS) at.set(nodevCaseName(object, via, sysctl), b.add(openCall(via, m.paths[object], selftestFlags(false))));
       }
     }
-    b.add(...sysctlWriteCalls(saved, 0));
+    b.must('restoring the sysctl', ...sysctlWriteCalls(saved, 0));
     return b.calls;
   });
-  const failedWrite = rs.findIndex((r, i) => !r.ok && b.calls[i]!.nr === NR.write);
-  if (failedWrite >= 0) throw new TargetError(`nodev rows: a sysctl write failed: ${rs[failedWrite]!.errno}`);
+  b.check(rs);
   return new Map([...at].map(([name, i]) => [name, openOutcome(rs[i]!)]));
 }
 
@@ -146,11 +145,10 @@ async function unregisteredOutcomes(target: Target, saved: string): Promise<Map<
   const rs = await inFreshWorkMount(target, { noexec: false, mode: 0o500 }, (m) => {
     const node = (o: UnregisteredObject) => `${m.dir}/${o}-${UNREGISTERED_MAJOR}-0`;
     for (const o of UNREGISTERED_OBJECTS) {
-      b.add(calls.mknod(node(o), (o === 'block' ? S_IF.BLK : S_IF.CHR) | 0o400, UNREGISTERED_MAJOR, 0));
-      b.add(calls.chmod(node(o), 0o400));
+      b.must('unregistered-major rows: node', calls.mknod(node(o), (o === 'block' ? S_IF.BLK : S_IF.CHR) | 0o400, UNREGISTERED_MAJOR, 0), calls.chmod(node(o), 0o400));
     }
     for (const sysctl of SYSCTL_VALUES) {
-      b.add(...sysctlWriteCalls(sysctl, 0));
+      b.must('unregistered-major rows: sysctl write', ...sysctlWriteCalls(sysctl, 0));
       for (const o of UNREGISTERED_OBJECTS) {
         for (const via of OPEN_PATHS) {
           if (unregisteredHeldBack(o, via, sysctl)) continue;
@@ -158,11 +156,10 @@ async function unregisteredOutcomes(target: Target, saved: string): Promise<Map<
         }
       }
     }
-    b.add(...sysctlWriteCalls(saved, 0));
+    b.must('restoring the sysctl', ...sysctlWriteCalls(saved, 0));
     return b.calls;
   });
-  const failed = rs.findIndex((r, i) => !r.ok && (b.calls[i]!.nr === NR.write || b.calls[i]!.nr === NR.mknod || b.calls[i]!.nr === NR.chmod));
-  if (failed >= 0) throw new TargetError(`unregistered-major rows: setup call ${failed + 1} failed: ${rs[failed]!.errno}`);
+  b.check(rs);
   return new Map([...at].map(([name, { i, expected }]) => [name, { actual: openOutcome(rs[i]!), expected }]));
 }
 
@@ -172,17 +169,16 @@ async function createOutcomes(target: Target, mount: MountKind, saved: string): 
   const at = new Map<string, number>();
   const rs = await inFreshWorkMount(target, { noexec: mount === 'noexec', mode: 0o500 }, (m) => {
     for (const sysctl of SYSCTL_VALUES) {
-      b.add(...sysctlWriteCalls(sysctl, 0));
+      b.must('creation rows: sysctl write', ...sysctlWriteCalls(sysctl, 0));
       for (const kind of CREATE_KINDS) {
         const [path, flags] = kind === 'O_TMPFILE' ? [m.dir, O.RDWR | O.TMPFILE] : [`${m.dir}/created-${sysctl}`, O.RDWR | O.CREAT | O.EXCL];
         at.set(createCaseName(kind, mount, sysctl), b.add(calls.openat2(AT.FDCWD, path, { flags: flags | O.MAYEXEC | O.CLOEXEC, mode: 0o600 }, true)));
       }
     }
-    b.add(...sysctlWriteCalls(saved, 0));
+    b.must('restoring the sysctl', ...sysctlWriteCalls(saved, 0));
     return b.calls;
   });
-  const failedWrite = rs.findIndex((r, i) => !r.ok && b.calls[i]!.nr === NR.write);
-  if (failedWrite >= 0) throw new TargetError(`creation rows: a sysctl write failed: ${rs[failedWrite]!.errno}`);
+  b.check(rs);
   return new Map([...at].map(([name, i]) => [name, openOutcome(rs[i]!)]));
 }
 
@@ -194,47 +190,42 @@ async function createOutcomes(target: Target, mount: MountKind, saved: string): 
 async function classOutcomes(target: Target, caps: CapSets, saved: string): Promise<string[]> {
   const b = new Batch();
   const opens: number[] = [];
-  const setup: number[] = [];
   // 13 files: more than SPEC's 4k tmpfs holds.
   const rs = await inFreshWorkMount(target, { noexec: false, mode: 0o500, size: '64k' }, (m) => {
-    setup.push(b.add(calls.chmod(m.dir, 0o755)));
+    b.must('class rows: setup', calls.chmod(m.dir, 0o755));
     const file = (i: number) => `${m.dir}/class-${i}`;
     CLASS_ROWS.forEach((r, i) => {
-      const made = fileCalls(file(i), SCRIPT_BODY, r.mode);
-      const at = b.add(...made);
-      made.forEach((_, k) => setup.push(at + k));
-      setup.push(b.add(calls.chown(file(i), r.owner.uid, r.owner.gid)), b.add(calls.chmod(file(i), r.mode)));
+      b.must('class rows: setup', ...fileCalls(file(i), SCRIPT_BODY, r.mode));
+      b.must('class rows: setup', calls.chown(file(i), r.owner.uid, r.owner.gid), calls.chmod(file(i), r.mode));
       if (r.aclUser !== undefined) {
         const acl = posixAclXattr([
           { tag: 'user_obj', perm: (r.mode >> 6) & 7 }, { tag: 'user', id: CLASS_UID, perm: r.aclUser },
           { tag: 'group_obj', perm: (r.mode >> 3) & 7 }, { tag: 'mask', perm: 0o5 }, { tag: 'other', perm: r.mode & 7 },
         ]);
-        setup.push(b.add(calls.setxattr(file(i), 'system.posix_acl_access', acl)));
+        b.must('class rows: setup', calls.setxattr(file(i), 'system.posix_acl_access', acl));
       }
     });
     const noDac = { ...caps, effective: caps.effective & ~DAC_CAPS };
     for (const sysctl of [...new Set(CLASS_ROWS.map((r) => r.sysctl))]) {
-      setup.push(b.add(...sysctlWriteCalls(sysctl, 0)) + 1);
+      b.must('class rows: sysctl write', ...sysctlWriteCalls(sysctl, 0));
       CLASS_ROWS.forEach((r, i) => {
         if (r.sysctl !== sysctl) return;
         if (r.who === 'root-no-dac') {
           b.setCaps('drop DAC capabilities', noDac);
           opens[i] = b.add(calls.openat2(AT.FDCWD, file(i), { flags: O.RDONLY | O.CLOEXEC | O.MAYEXEC }, true));
         } else {
-          setup.push(b.add(calls.setresuid(-1, CLASS_UID, -1)));
+          b.must('class rows: setresuid', calls.setresuid(-1, CLASS_UID, -1));
           b.setCaps(`as euid ${CLASS_UID}`, { ...caps, effective: 0n });
           opens[i] = b.add(calls.openat2(AT.FDCWD, file(i), { flags: O.RDONLY | O.CLOEXEC | O.MAYEXEC }, true));
-          setup.push(b.add(calls.setresuid(-1, 0, -1)));
+          b.must('class rows: setresuid', calls.setresuid(-1, 0, -1));
         }
         b.setCaps('restore', caps);
       });
     }
-    setup.push(b.add(...sysctlWriteCalls(saved, 0)) + 1);
+    b.must('restoring the sysctl', ...sysctlWriteCalls(saved, 0));
     return b.calls;
   });
-  b.checkCaps(rs);
-  const failed = setup.find((i) => !rs[i]!.ok);
-  if (failed !== undefined) throw new TargetError(`class rows: setup call ${failed + 1} (nr ${b.calls[failed]!.nr}) failed: ${rs[failed]!.errno}`);
+  b.check(rs);
   return CLASS_ROWS.map((_, i) => openOutcome(rs[opens[i]!]!));
 }
 
