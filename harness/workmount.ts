@@ -139,10 +139,21 @@ export async function withWorkMounts<T>(target: Target, opts: WorkMountOptions[]
   }
 }
 
-/** Block device 7:0 is only openable with the loop driver (SPEC.md §2.4). */
-export async function loopDriverPresent(target: Target, blockPath: string): Promise<boolean> {
-  const r = await target.run(calls.open(blockPath, O.RDONLY | O.CLOEXEC, 0, true));
-  return r.ok || (r.errno !== 'ENXIO' && r.errno !== 'ENODEV');
+/**
+ * Whether a loop device serves node 7:0 (SPEC.md §2.4: only then can it be
+ * opened). Read from sysfs and /proc/devices, never from an open of the
+ * node: the row's own outcome must not choose the row's expectation.
+ * 'unknown': the loop driver is registered but loop0 does not exist yet, so
+ * whether an open creates it depends on CONFIG_BLOCK_LEGACY_AUTOLOAD.
+ */
+export type LoopDevice = 'present' | 'absent' | 'unknown';
+
+export async function loopDevice(target: Target): Promise<LoopDevice> {
+  if (await target.exists('/sys/dev/block/7:0')) return 'present';
+  if (!(await target.exists('/sys/dev/block'))) return 'unknown';
+  const devices = (await target.readFile('/proc/devices')).toString('utf8');
+  const block = devices.slice(Math.max(devices.indexOf('Block devices:'), 0));
+  return /^\s*7 loop$/m.test(block) ? 'unknown' : 'absent';
 }
 
-export const NO_LOOP_REASON = 'block device 7:0 not openable (ENXIO): loop driver absent, needs CONFIG_BLK_DEV_LOOP';
+export const LOOP_UNKNOWN_REASON = 'the loop driver is registered but no loop0 exists: whether opening 7:0 creates it depends on CONFIG_BLOCK_LEGACY_AUTOLOAD';

@@ -115,11 +115,32 @@ t.test('the whole process group SIGKILLed: the next direct run restores the sysc
   t.equal(next.status, 0, 'and the next run itself passes');
 });
 
-t.test('run --direct as a non-root user: exit 2 with one clear line', { skip }, async (t) => {
+/** A copy of the CLI that `uid` can read: the clone may sit in a 0700 folder
+ * (mktemp -d), which the user could not enter. Hard links where possible. */
+function cliReadableBy(uid: number): string | undefined {
+  const canRead = (file: string) => spawnSync('test', ['-r', file], { uid, gid: uid }).status === 0;
+  if (canRead(cli)) return cli;
+  const copy = tmp.dirSync({ mode: 0o755, unsafeCleanup: true });
+  t.teardown(() => copy.removeCallback());
+  for (const part of ['package.json', 'bin', 'dist', 'node_modules']) {
+    const from = join(root, part);
+    if (spawnSync('cp', ['-al', from, copy.name]).status !== 0 && spawnSync('cp', ['-a', from, copy.name]).status !== 0) {
+      return undefined;
+    }
+  }
+  const copied = join(copy.name, 'bin/omayexec-conformance.js');
+  return canRead(copied) ? copied : undefined;
+}
+
+const nobody = 65534;
+const readable = skip ? undefined : cliReadableBy(nobody);
+const unreadable = !skip && !readable ? `uid ${nobody} can read neither the project nor a copy of it in ${tmp.tmpdir}` : false;
+
+t.test('run --direct as a non-root user: exit 2 with one clear line', { skip: skip || unreadable }, async (t) => {
   // Through `env -i`: tap injects its process-info hook into the environment
   // of every child, and that hook would then fail to write into .tap/ as this user.
-  const r = spawnSync('env', ['-i', `PATH=${process.env.PATH}`, process.execPath, cli, 'run', '--direct'], {
-    encoding: 'utf8', uid: 65534, gid: 65534, cwd: '/',
+  const r = spawnSync('env', ['-i', `PATH=${process.env.PATH}`, process.execPath, readable!, 'run', '--direct'], {
+    encoding: 'utf8', uid: nobody, gid: nobody, cwd: '/',
   });
   t.equal(r.status, 2);
   t.match(r.stderr, /needs root/);

@@ -32,8 +32,8 @@ t.test('reference 6.1: every suite that applies passes with O_MAYEXEC required',
   // 4 variants × 4 sysctl × 7 objects × 4 open paths × 2 capability states, + the fd-leak check.
   t.equal(count('omayexec-policy'), 897, 'the whole upstream policy matrix passed');
   t.equal(count('omayexec-sysctl'), 41, 'sysctl cases passed');
-  // 29 rows, 32 nodev, 29 unregistered-major, 16 creation, 6 io_uring, 13 class rows, 2 exec-under-policy, the fd-leak check.
-  t.equal(count('omayexec-extra'), 128, 'extra cases passed');
+  // 29 rows, 32 nodev, 32 unregistered-major (2 types × 4 open paths × 4 sysctl values), 16 creation, 6 io_uring, 13 class rows, 2 exec-under-policy, the fd-leak check.
+  t.equal(count('omayexec-extra'), 131, 'extra cases passed');
   t.equal(count('exec'), 15, 'exec cases passed (14 rows + the fd-leak check)');
   t.equal(count('uselib'), 20, 'uselib cases passed (x86-64 ENOSYS + 9 rows, again under sysctl 3, + the fd-leak check)');
   t.equal(count('ima'), 10, 'IMA MAY_OPENEXEC mask cases passed (9 rows + the fd-leak check)');

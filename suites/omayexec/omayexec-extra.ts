@@ -4,7 +4,7 @@ import { AT, CAP, capBit, errnoName, F_GETFL, NR, O, S_IF } from '../../harness/
 import { calls, fileCalls, posixAclXattr, type CapSets } from '../../harness/calls.js';
 import { checkCapSwitch } from '../../harness/caps.js';
 import type { Call } from '../../harness/executor-protocol.js';
-import { UNREGISTERED_MAJOR, UNREGISTERED_OBJECTS, unregisteredCaseName, unregisteredExpected, unregisteredHeldBack, type UnregisteredObject } from '../../fixtures/omayexec-extra.js';
+import { UNREGISTERED_MAJOR, UNREGISTERED_OBJECTS, unregisteredCaseName, unregisteredExpected, type UnregisteredObject } from '../../fixtures/omayexec-extra.js';
 import { CLASS_ROWS, CLASS_UID, classCaseName, CREATE_EXPECTED, IO_URING_ROWS, ioUringCaseName, CREATE_KINDS, createCaseName, EXEC_UNDER_POLICY_ROWS, EXTRA_ROWS, extraCaseName, NODEV_EXPECTED, NODEV_OBJECTS, nodevCaseName, type ExtraRow, type FlagName } from '../../fixtures/omayexec-extra.js';
 import { OPEN_PATHS, SYSCTL_VALUES, type MountKind } from '../../fixtures/omayexec-policy.js';
 import { Batch } from '../../harness/batch.js';
@@ -151,7 +151,6 @@ async function unregisteredOutcomes(target: Target, saved: string): Promise<Map<
       b.must('unregistered-major rows: sysctl write', ...sysctlWriteCalls(sysctl, 0));
       for (const o of UNREGISTERED_OBJECTS) {
         for (const via of OPEN_PATHS) {
-          if (unregisteredHeldBack(o, via, sysctl)) continue;
           at.set(unregisteredCaseName(o, via, sysctl), { i: b.add(openCall(via, node(o), selftestFlags(false))), expected: unregisteredExpected(o, via, sysctl) });
         }
       }
