@@ -148,10 +148,10 @@ export async function withWorkMounts<T>(target: Target, opts: WorkMountOptions[]
  */
 export type LoopDevice = 'present' | 'absent' | 'unknown';
 
-export async function loopDevice(target: Target): Promise<LoopDevice> {
-  if (await target.exists('/sys/dev/block/7:0')) return 'present';
-  if (!(await target.exists('/sys/dev/block'))) return 'unknown';
-  const devices = (await target.readFile('/proc/devices')).toString('utf8');
+export async function loopDevice(target: Target, root = ''): Promise<LoopDevice> {
+  if (await target.exists(`${root}/sys/dev/block/7:0`)) return 'present';
+  if (!(await target.exists(`${root}/sys/dev/block`))) return 'unknown';
+  const devices = (await target.readFile(`${root}/proc/devices`)).toString('utf8');
   const block = devices.slice(Math.max(devices.indexOf('Block devices:'), 0));
   return /^\s*7 loop$/m.test(block) ? 'unknown' : 'absent';
 }
