@@ -1,7 +1,7 @@
 // The in-process backend: koffi binds libc's variadic syscall(2), so glibc
 // never rewrites flags (its open(2) wrapper may add O_LARGEFILE or route to
 // openat). Used by direct mode and the board bundle; also the reference the
-// executor is checked against (test/parity.test.ts).
+// executor is checked against (test/parity.host.test.ts).
 import { spawnSync } from 'node:child_process';
 import { constants as osConstants, machine, release } from 'node:os';
 import koffi from 'koffi';

@@ -18,11 +18,11 @@ import type { RunRecord } from '../vm/results.js';
 import {
   casePath, casePaths, formatKcidb, KCIDB_PATH_RE, suiteNode, toKcidb, toTap14, writeKcidb, type KcidbData, type KcidbTest,
 } from '../vm/kcidb.js';
+import { runCli } from './fixtures/cli.js';
 import { fixturesDir, projectRoot } from './fixtures/load.js';
 
 tmp.setGracefulCleanup();
 const RECORDED = join(fixturesDir, 'runs-recorded');
-const BIN = join(projectRoot, 'bin/omayexec-conformance.js');
 
 interface Recorded { name: string; dir: string; run: ParsedRun; record: RunRecord }
 
@@ -322,11 +322,8 @@ const cliSkip = (() => {
 })();
 
 function cli(args: string[], env: Record<string, string> = {}) {
-  const results = tmp.dirSync({ unsafeCleanup: true, prefix: 'omx-kcidb-cli-' }).name;
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: projectRoot, encoding: 'utf8', timeout: 300_000, env: { ...process.env, OMAYEXEC_RESULTS: results, ...env },
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, results };
+  const r = runCli(args, { env, timeout: 300_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, results: r.resultsDir };
 }
 
 t.test('run --format / --kcidb-origin: bad values are bad usage (exit 2), before anything boots', { skip: cliSkip }, async (t) => {

@@ -136,16 +136,19 @@ t.test('touchedFiles parses headers, skips hunk bodies', async (t) => {
 t.test('seriesPatches', async (t) => {
   for (const s of ['6.1', '6.12'] as Series[]) {
     const ps = seriesPatches(s, 'omayexec-v7');
-    t.equal(ps.length, 3, `${s}: three patches`);
+    t.equal(ps.length, 4, `${s}: four patches`);
     t.same(
       ps.map((p) => basename(p)),
-      ['0001-fs-add-O_MAYEXEC-open-flag.patch', '0002-fs-enforce-O_MAYEXEC-in-may_open.patch', '0003-ima-add-MAY_OPENEXEC-policy-mask.patch'],
+      [
+        '0001-fs-add-O_MAYEXEC-open-flag.patch', '0002-fs-enforce-O_MAYEXEC-in-may_open.patch', '0003-ima-add-MAY_OPENEXEC-policy-mask.patch',
+        '0004-fs-O_MAYEXEC-on-an-unserved-block-node-is-ENXIO.patch',
+      ],
       `${s}: in order`,
     );
     for (const p of ps) {
       const text = readFileSync(p, 'utf8');
       t.match(text, /^From [0-9a-f]{40} /, `${basename(p)}: git format-patch header`);
-      t.match(text, /\nSubject: \[PATCH \d\/3\] /, `${basename(p)}: subject`);
+      t.match(text, /\nSubject: \[PATCH \d\/4\] /, `${basename(p)}: subject`);
     }
     t.same(seriesPatches(s, 'none'), [], `${s}: none = no patch`);
   }
@@ -218,7 +221,8 @@ for (const series of ['6.1', '6.12'] as Series[]) {
     { skip: present ? false : `pristine tree ${pristine} is absent (run a kernel build once to unpack it)` },
     async (t) => {
       const patches = seriesPatches(series, 'omayexec-v7');
-      for (const p of patches) {
+      // 0001-0003 apply on their own; 0004 builds on 0002's may_open().
+      for (const p of patches.slice(0, 3)) {
         const r = sh('patch', ['-p1', '--dry-run', '--batch', '--fuzz=0', '-d', pristine, '-i', p]);
         t.equal(r.status, 0, `patch -p1 --dry-run ${basename(p)}`, { output: r.stdout + r.stderr });
       }
@@ -236,6 +240,8 @@ for (const series of ['6.1', '6.12'] as Series[]) {
       t.match(namei, /capable\(CAP_SYS_ADMIN\)/, 'CAP_SYS_ADMIN on write');
       const handlerArg = series === '6.1' ? /proc_open_mayexec_enforce\(struct ctl_table \*table/ : /proc_open_mayexec_enforce\(const struct ctl_table \*table/;
       t.match(namei, handlerArg, `handler signature for ${series}`);
+      t.match(namei, /!blkdev_present\(inode->i_rdev\)\)\s*\n\s*return -ENXIO;/, 'an unserved block node is ENXIO under a policy');
+      t.match(readFileSync(join(work, 'block/bdev.c'), 'utf8'), /^bool blkdev_present\(dev_t dev\)$/m, 'blkdev_present() defined in the block layer');
       t.match(readFileSync(join(work, 'include/uapi/asm-generic/fcntl.h'), 'utf8'), /#define O_MAYEXEC\s+040000000/);
       t.match(readFileSync(join(work, 'include/linux/fs.h'), 'utf8'), /#define MAY_OPENEXEC\s+0x00000100/);
       t.match(readFileSync(join(work, 'fs/fcntl.c'), 'utf8'), /BUILD_BUG_ON\(22 - 1/);
