@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { offerChannels } from './fifo-channel.js';
 import { CpioWriter } from './cpio.js';
+import { EXIT } from './errors.js';
 import { fetchDebianKernel } from './debian.js';
 import { ensureBaseArchive } from './initramfs.js';
 import { projectRoot, resultsRoot } from './paths.js';
@@ -206,13 +207,13 @@ async function main(): Promise<number> {
     for (const [k, v] of Object.entries(r.cold)) if (k === 'wall' || k === 'initramfs') row(`cold base archive: ${k}`, v);
   }
   console.log(`\nwritten: ${out}`);
-  return 0;
+  return EXIT.ok;
 }
 
 main().then(
   (c) => process.exit(c),
   (e: Error) => {
     console.error(`bench: ${e.message}`);
-    process.exit(6);
+    process.exit(EXIT.harness);
   },
 );

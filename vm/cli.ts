@@ -6,12 +6,9 @@ import { MAX_TIMEOUT_SEC } from './run.js';
 import { orderSuites } from '../suites/index.js';
 import { isProfileName, PROFILE_NAMES } from '../harness/profiles.js';
 import { DEBIAN_SERIES, fetchDebianKernel, type DebianSeries } from './debian.js';
-import { HarnessError } from './initramfs.js';
-import { BadInputError } from './kernel-image.js';
-import { QemuMissingError, UnsupportedArchError } from './qemu.js';
+import { BadInputError, commandFailure, EXIT, HarnessError } from './errors.js';
 import { Progress, type Verbosity } from './progress.js';
 import { availableSuites, runDirect, runInVm, type RunOptions } from './run.js';
-import { EXIT_BAD_INPUT } from './verdict.js';
 import { DEFAULT_CI_OUTPUT, isKcidbOrigin, RESULT_FORMATS } from './kcidb.js';
 
 const USAGE = `usage: omayexec-conformance <command> [options]
@@ -174,14 +171,14 @@ export async function main(argv: string[]): Promise<number> {
         const c = compareRuns(loadRun(positionals[0]!), loadRun(positionals[1]!));
         console.log(values.json ? JSON.stringify(c, null, 2) : formatComparison(c));
         // A kernel that lost a feature (cases that passed now skip) regressed too.
-        return c.regressions.length || c.lost.length ? 1 : 0;
+        return c.regressions.length || c.lost.length ? EXIT.failed : EXIT.ok;
       }
       case 'pack': {
         const { values } = parseArgs({ args: rest, options: { output: { type: 'string', short: 'o' } } });
         const { pack } = await import('./pack.js');
         const out = pack(values.output ?? `omayexec-conformance-${process.arch}.tar.gz`);
         console.log(`${out}\non the device: tar xzf it, then: sudo ./omayexec-conformance/run_omayexec.sh > omayexec.raw\nback here: omayexec-conformance ingest omayexec.raw`);
-        return 0;
+        return EXIT.ok;
       }
       case 'ingest': {
         const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
@@ -200,7 +197,7 @@ export async function main(argv: string[]): Promise<number> {
         const { results, referencePass, dir, seconds } = await runMutants(series, values.only ?? [], progress);
         console.log(formatMatrix(results, referencePass ? 'pass' : 'NOT PASSING', seconds));
         console.log(`written: ${dir}/mutants.json`);
-        return referencePass && results.every(pinned) ? 0 : 1;
+        return referencePass && results.every(pinned) ? EXIT.ok : EXIT.failed;
       }
       case 'kernel': {
         if (rest[0] !== 'build') throw new UsageError(`unknown kernel subcommand '${rest[0] ?? ''}'; valid: build`);
@@ -212,29 +209,13 @@ export async function main(argv: string[]): Promise<number> {
       case '--help':
       case 'help':
         console.log(USAGE);
-        return cmd === undefined ? EXIT_BAD_INPUT : 0;
+        return cmd === undefined ? EXIT.badInput : EXIT.ok;
       default:
         throw new UsageError(`unknown command '${cmd}'`);
     }
   } catch (e) {
-    const err = e as Error & { code?: string };
-    if (e instanceof BadInputError || err.code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`omayexec-conformance: ${err.message}`);
-      return EXIT_BAD_INPUT;
-    }
-    if (err.code === 'ENOSPC') {
-      console.error(`omayexec-conformance: no space left on device while writing ${(e as NodeJS.ErrnoException).path ?? 'the cache or results'}; free some space or point OMAYEXEC_CACHE / OMAYEXEC_RESULTS elsewhere`);
-      return 6;
-    }
-    if (e instanceof QemuMissingError || e instanceof UnsupportedArchError) {
-      console.error(`omayexec-conformance: ${err.message}`);
-      return EXIT_BAD_INPUT;
-    }
-    if (e instanceof HarnessError) {
-      console.error(`omayexec-conformance: harness error: ${err.message}`);
-      return 6;
-    }
-    console.error(`omayexec-conformance: internal error: ${err.message}`);
-    return 6;
+    const failure = commandFailure(e);
+    console.error(failure.line);
+    return failure.exitCode;
   }
 }

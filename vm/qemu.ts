@@ -9,12 +9,14 @@ import { offerChannels, type FifoChannel } from './fifo-channel.js';
 import { LineSplitter } from '../harness/lines.js';
 import { join } from 'node:path';
 import { cacheRoot } from './paths.js';
-import { HarnessError } from './initramfs.js';
+import { BadInputError, HarnessError } from './errors.js';
 import { scanConsoleLine, isFatal, type ConsoleSign } from '../harness/kernel-signs.js';
 import type { KernelArch } from './kernel-image.js';
 
-export class QemuMissingError extends HarnessError {}
-export class UnsupportedArchError extends HarnessError {}
+// A host without the QEMU a kernel needs, or a kernel of an architecture not
+// wired up: bad input (exit 2), for the user to fix.
+export class QemuMissingError extends BadInputError {}
+export class UnsupportedArchError extends BadInputError {}
 
 const QEMU_BINARY: Record<KernelArch, { bin: string; pkg: string }> = {
   x86_64: { bin: 'qemu-system-x86_64', pkg: 'qemu-system-x86' },
