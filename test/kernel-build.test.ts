@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { checkFragment } from '../vm/kconfig.js';
 import {
-  checkFragment,
   computeKey,
   defaultCacheDir,
   kernelBuildCommand,

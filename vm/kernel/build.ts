@@ -40,6 +40,7 @@ import {
 import { availableParallelism, homedir } from 'node:os';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkFragment } from '../kconfig.js';
 
 export type Series = '6.1' | '6.12';
 export const SERIES: readonly Series[] = ['6.1', '6.12'];
@@ -143,58 +144,6 @@ export function computeKey(k: KeyInput): string {
 /** Key of the configuration (and so of the O= build directory): patches do not take part. */
 export function configKey(sourceVersion: string, series: Series, fragment: string): string {
   return sha256(JSON.stringify({ recipe: RECIPE_VERSION, sourceVersion, series, fragment: sha256(fragment) })).slice(0, 16);
-}
-
-interface FragmentLine {
-  option: string;
-  /** The value the fragment asks for; null for "is not set". */
-  value: string | null;
-  line: string;
-}
-
-export function parseFragment(fragmentText: string): FragmentLine[] {
-  const out: FragmentLine[] = [];
-  for (const raw of fragmentText.split('\n')) {
-    const line = raw.trim();
-    let m = /^(CONFIG_[A-Za-z0-9_]+)=(.*)$/.exec(line);
-    if (m) {
-      out.push({ option: m[1]!, value: m[2]!, line });
-      continue;
-    }
-    m = /^#\s*(CONFIG_[A-Za-z0-9_]+) is not set$/.exec(line);
-    if (m) out.push({ option: m[1]!, value: null, line });
-  }
-  return out;
-}
-
-/**
- * Options of the fragment that did not survive into the final .config, as
- * lines "CONFIG_X=y (got: ...)". An "is not set" line is satisfied when the
- * option is not set to anything in the config (absent or "is not set").
- */
-export function checkFragment(fragmentText: string, configText: string): string[] {
-  const actual = new Map<string, string | null>();
-  for (const raw of configText.split('\n')) {
-    const line = raw.trim();
-    let m = /^(CONFIG_[A-Za-z0-9_]+)=(.*)$/.exec(line);
-    if (m) {
-      actual.set(m[1]!, m[2]!);
-      continue;
-    }
-    m = /^#\s*(CONFIG_[A-Za-z0-9_]+) is not set$/.exec(line);
-    if (m) actual.set(m[1]!, null);
-  }
-  const lost: string[] = [];
-  for (const want of parseFragment(fragmentText)) {
-    const got = actual.get(want.option);
-    if (want.value === null) {
-      if (got !== undefined && got !== null && got !== 'n') lost.push(`${want.line} (got: ${want.option}=${got})`);
-    } else if (got !== want.value) {
-      const shown = got === undefined ? 'absent' : got === null ? 'is not set' : `${want.option}=${got}`;
-      lost.push(`${want.line} (got: ${shown})`);
-    }
-  }
-  return lost;
 }
 
 /**
