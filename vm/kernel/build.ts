@@ -15,7 +15,7 @@
 // Switching patch sets only rewrites the files whose final content changes,
 // so make recompiles only what the patches really change.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
@@ -41,6 +41,7 @@ import { availableParallelism, homedir } from 'node:os';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkFragment } from '../kconfig.js';
+import { runToEnd, type RunToEndResult } from '../process-lines.js';
 
 export type Series = '6.1' | '6.12';
 export const SERIES: readonly Series[] = ['6.1', '6.12'];
@@ -204,64 +205,6 @@ export function touchedFiles(patchText: string): string[] {
 // ---------------------------------------------------------------------------
 // Processes
 
-interface RunOptions {
-  cwd?: string;
-  env?: NodeJS.ProcessEnv;
-  /** Every output line (stdout and stderr). */
-  onLine?: (line: string) => void;
-  /** Called every `heartbeatMs` while the command runs. */
-  heartbeat?: (elapsedSeconds: number) => void;
-  heartbeatMs?: number;
-}
-
-interface RunResult {
-  code: number;
-  tail: string[];
-}
-
-function run(cmd: string, args: string[], o: RunOptions = {}): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { cwd: o.cwd, env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const tail: string[] = [];
-    const started = Date.now();
-    const timer = o.heartbeat
-      ? setInterval(() => o.heartbeat!(Math.round((Date.now() - started) / 1000)), o.heartbeatMs ?? 10000)
-      : undefined;
-    const feed = (stream: NodeJS.ReadableStream) => {
-      let buf = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk: string) => {
-        buf += chunk;
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          tail.push(line);
-          if (tail.length > 60) tail.shift();
-          o.onLine?.(line);
-        }
-      });
-      stream.on('end', () => {
-        if (buf) {
-          tail.push(buf);
-          o.onLine?.(buf);
-          buf = '';
-        }
-      });
-    };
-    feed(child.stdout!);
-    feed(child.stderr!);
-    child.on('error', (err) => {
-      if (timer) clearInterval(timer);
-      reject(new Error(`cannot run ${cmd}: ${err.message}`));
-    });
-    child.on('close', (code, signal) => {
-      if (timer) clearInterval(timer);
-      resolvePromise({ code: code ?? (signal ? 128 : 1), tail });
-    });
-  });
-}
-
 function capture(cmd: string, args: string[]): string | null {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   if (r.error || r.status !== 0) return null;
@@ -337,7 +280,7 @@ async function ensureDebianSource(
 
   if (!version || !existsSync(tarball)) {
     log(`[source] ${tarball} is missing: running apt-get install -y ${pkg} (about 130 MiB download)`);
-    const r = await run('apt-get', ['install', '-y', '--no-install-recommends', ...(version ? ['--reinstall'] : []), pkg], {
+    const r = await runToEnd('apt-get', ['install', '-y', '--no-install-recommends', ...(version ? ['--reinstall'] : []), pkg], {
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
       onLine: (l) => {
         logLine(l);
@@ -354,7 +297,7 @@ async function ensureDebianSource(
   mkdirSync(join(cache, 'src'), { recursive: true });
   const tmp = mkdtempSync(join(cache, 'src', `.unpack-${series}-`));
   try {
-    const r = await run('tar', ['-xf', tarball, '-C', tmp], {
+    const r = await runToEnd('tar', ['-xf', tarball, '-C', tmp], {
       onLine: logLine,
       heartbeat: (s) => log(`[source] still unpacking (${s} s)`),
     });
@@ -460,7 +403,7 @@ export async function syncWorkTree(
       }
     }
     for (const p of patchFiles) {
-      const r = await run('patch', ['-p1', '--batch', '--forward', '--fuzz=0', '--no-backup-if-mismatch', '-r', '-', '-d', scratch, '-i', p]);
+      const r = await runToEnd('patch', ['-p1', '--batch', '--forward', '--fuzz=0', '--no-backup-if-mismatch', '-r', '-', '-d', scratch, '-i', p]);
       if (r.code !== 0) {
         throw new Error(`patch ${p} does not apply (patch -p1 --fuzz=0, exit ${r.code}):\n${r.tail.slice(-15).join('\n')}`);
       }
@@ -528,7 +471,7 @@ async function ensureWorkTree(
   mkdirSync(dirname(work), { recursive: true });
   const tmp = `${work}.copying`;
   rmSync(tmp, { recursive: true, force: true });
-  const r = await run('cp', ['-a', '--reflink=auto', pristine, tmp], {
+  const r = await runToEnd('cp', ['-a', '--reflink=auto', pristine, tmp], {
     onLine: logLine,
     heartbeat: (s) => log(`[work] still copying (${s} s)`),
   });
@@ -703,7 +646,7 @@ export async function buildKernel(o: BuildOptions): Promise<BuildResult> {
     const env: NodeJS.ProcessEnv = { ...process.env, ...REPRODUCIBLE_ENV, LC_ALL: 'C' };
     const makeArgs = (...targets: string[]) => ['-C', work, `O=${buildDir}`, `CC=${cc}`, ...targets];
     const errors: string[] = [];
-    const fail = (what: string, r: RunResult): never => {
+    const fail = (what: string, r: RunToEndResult): never => {
       const tail = r.tail.slice(-25).join('\n');
       const firstErrors = errors.length ? `\nfirst error lines:\n${errors.join('\n')}` : '';
       throw new Error(`${what} failed (exit ${r.code}); full log: ${logPath}${firstErrors}\nlast lines:\n${tail}`);
@@ -724,16 +667,16 @@ export async function buildKernel(o: BuildOptions): Promise<BuildResult> {
       const before = readIfExists(configPath);
       const beforeStat = before ? statSync(configPath) : null;
       const cfgHeartbeat = (s: number) => log(`[config] still running (${s} s)`);
-      let r = await run('make', makeArgs('tinyconfig'), { env, onLine: logLine, heartbeat: cfgHeartbeat });
+      let r = await runToEnd('make', makeArgs('tinyconfig'), { env, onLine: logLine, heartbeat: cfgHeartbeat });
       if (r.code !== 0) fail('make tinyconfig', r);
-      r = await run('sh', [join(work, 'scripts/kconfig/merge_config.sh'), '-m', '-O', buildDir, configPath, fragmentPath()], {
+      r = await runToEnd('sh', [join(work, 'scripts/kconfig/merge_config.sh'), '-m', '-O', buildDir, configPath, fragmentPath()], {
         cwd: work,
         env: { ...env, CC: cc },
         onLine: logLine,
         heartbeat: cfgHeartbeat,
       });
       if (r.code !== 0) fail('merge_config.sh', r);
-      r = await run('make', makeArgs('olddefconfig'), { env, onLine: logLine, heartbeat: cfgHeartbeat });
+      r = await runToEnd('make', makeArgs('olddefconfig'), { env, onLine: logLine, heartbeat: cfgHeartbeat });
       if (r.code !== 0) fail('make olddefconfig', r);
       const after = readFileSync(configPath);
       if (before && beforeStat && before.equals(after)) {
@@ -756,7 +699,7 @@ export async function buildKernel(o: BuildOptions): Promise<BuildResult> {
     let objects = 0;
     let last = '';
     const buildStart = Date.now();
-    const r = await run('make', makeArgs(`-j${jobs}`, 'bzImage'), {
+    const r = await runToEnd('make', makeArgs(`-j${jobs}`, 'bzImage'), {
       env,
       onLine: (l) => {
         logLine(l);
