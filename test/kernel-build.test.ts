@@ -1,22 +1,17 @@
-// Unit tests of the reference kernel build recipe (vm/kernel/build.ts):
+// Unit tests of the reference kernel build recipe (vm/kernel/):
 // cache keys, the config-fragment check, patch parsing, the incremental
 // work-tree switch, and the patch series against Debian's pristine trees.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { checkFragment } from '../vm/kconfig.js';
-import {
-  computeKey,
-  defaultCacheDir,
-  kernelBuildCommand,
-  seriesPatches,
-  syncWorkTree,
-  touchedFiles,
-  type KeyInput,
-  type Series,
-} from '../vm/kernel/build.js';
+import { cacheRoot } from '../vm/paths.js';
+import { buildKernel, kernelBuildCommand } from '../vm/kernel/build.js';
+import { computeKey, type KeyInput } from '../vm/kernel/keys.js';
+import { seriesPatches, type Series } from '../vm/kernel/recipe.js';
+import { syncWorkTree, touchedFiles } from '../vm/kernel/work-tree.js';
 
 t.test('computeKey: stable for the same inputs, changes with each input', async (t) => {
   const base: KeyInput = {
@@ -210,8 +205,74 @@ t.test('syncWorkTree switches patch sets and keeps unchanged mtimes', async (t) 
   t.equal(readFileSync(join(work, 'src/b.c'), 'utf8'), 'int x;\n', 'and the work tree is left as it was');
 });
 
+/**
+ * A kernel tree in name only: its make targets and merge_config.sh do in a
+ * blink what the build expects of them (a .config, CC lines, a bzImage), so
+ * buildKernel's steps run for real without compiling anything.
+ */
+function fakeKernelTree(root: string, o: { failing?: 'tinyconfig' | 'bzImage' } = {}): void {
+  mkdirSync(join(root, 'scripts/kconfig'), { recursive: true });
+  mkdirSync(join(root, 'src'), { recursive: true });
+  writeFileSync(join(root, 'src/b.c'), 'int x;\n');
+  const fail = (target: string) => (o.failing === target ? ['\t@echo "src/b.c:1:1: error: this tree is a fake"; exit 1'] : []);
+  writeFileSync(
+    join(root, 'Makefile'),
+    [
+      'tinyconfig:',
+      ...fail('tinyconfig'),
+      '\t@echo "  GEN     tinyconfig"; echo "CONFIG_64BIT=y" > $(O)/.config',
+      'olddefconfig:',
+      '\t@true',
+      'bzImage:',
+      ...fail('bzImage'),
+      '\t@echo "  CC      init/main.o"; echo "  CC      fs/namei.o"',
+      '\t@mkdir -p $(O)/arch/x86/boot $(O)/include/config; echo image > $(O)/arch/x86/boot/bzImage; echo 6.1.0-fake > $(O)/include/config/kernel.release',
+      '',
+    ].join('\n'),
+  );
+  // merge_config.sh -m -O DIR CONFIG FRAGMENT
+  writeFileSync(join(root, 'scripts/kconfig/merge_config.sh'), '#!/bin/sh\ncat "$5" >> "$4"\n', { mode: 0o755 });
+}
+
+const goodPatch = `--- a/src/b.c\n+++ b/src/b.c\n@@ -1 +1 @@\n-int x;\n+int y;\n`;
+
+t.test('buildKernel runs its steps on a fake tree: built, stored, then found in the cache', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'omayexec-fakebuild-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const tree = join(dir, 'tree');
+  fakeKernelTree(tree);
+  const patch = join(dir, 'good.patch');
+  writeFileSync(patch, goodPatch);
+  const cacheDir = join(dir, 'cache');
+  const lines: string[] = [];
+  const o = { series: '6.1' as const, patches: 'none' as const, source: tree, extraPatches: [patch], cacheDir, log: (l: string) => lines.push(l) };
+
+  const first = await buildKernel(o);
+  t.equal(first.cached, false, 'built');
+  t.equal(first.image, join(cacheDir, 'kernels', first.key, 'bzImage'));
+  t.equal(readFileSync(first.image, 'utf8'), 'image\n', 'the image make left, stored');
+  t.match(readFileSync(first.config, 'utf8'), /^CONFIG_64BIT=y\n[^]*CONFIG_TMPFS=y\n/, 'the .config: tinyconfig + fragment');
+  const meta = JSON.parse(readFileSync(join(cacheDir, 'kernels', first.key, 'meta.json'), 'utf8')) as Record<string, unknown>;
+  t.match(meta, { key: first.key, series: '6.1', patches: 'none', patchFiles: [], extraPatches: [{ path: patch }], source: tree, compiledObjects: 2, kernelRelease: '6.1.0-fake', imageBytes: 6 });
+  t.equal(Object.keys(meta).pop(), 'buildDir', 'meta.json fields in their old order');
+  const work = readdirSync(join(cacheDir, 'work')).find((f) => /^linux-custom-[0-9a-f]{16}$/.test(f))!;
+  t.equal(readFileSync(join(cacheDir, 'work', work, 'src/b.c'), 'utf8'), 'int y;\n', 'the work tree carries the patch');
+  t.equal(readFileSync(join(tree, 'src/b.c'), 'utf8'), 'int x;\n', 'the source tree is untouched');
+  t.match(readFileSync(join(cacheDir, 'logs', `${first.key}.log`), 'utf8'), /CC {6}fs\/namei\.o/, 'make output in the build log');
+  t.notOk(existsSync(join(cacheDir, 'work', `${work}.lock`)), 'lock released');
+  t.ok(lines.some((l) => l.startsWith('[done] ')), 'progress ends with [done]');
+
+  const again = await buildKernel(o);
+  t.same([again.cached, again.key, again.image], [true, first.key, first.image], 'same inputs: the cached image');
+
+  writeFileSync(first.image, 'damaged');
+  const rebuilt = await buildKernel(o);
+  t.same([rebuilt.cached, rebuilt.key], [false, first.key], 'a damaged entry is rebuilt');
+  t.equal(readFileSync(rebuilt.image, 'utf8'), 'image\n');
+});
+
 for (const series of ['6.1', '6.12'] as Series[]) {
-  const pristine = join(defaultCacheDir(), 'src', `linux-source-${series}`);
+  const pristine = join(cacheRoot(), 'src', `linux-source-${series}`);
   const present = existsSync(join(pristine, 'Makefile')) && existsSync(join(pristine, 'fs/namei.c'));
   t.test(
     `omayexec-v7 series applies to Debian's pristine ${series} tree`,

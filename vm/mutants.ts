@@ -5,7 +5,8 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { orderSuites } from '../suites/index.js';
-import { buildKernel, type Series } from './kernel/build.js';
+import { buildKernel } from './kernel/build.js';
+import type { Series } from './kernel/recipe.js';
 import { BadInputError } from './errors.js';
 import { projectRoot } from './paths.js';
 import { Progress } from './progress.js';

@@ -100,3 +100,14 @@ export async function runToEnd(cmd: string, args: string[], o: RunToEndOptions =
     if (timer) clearInterval(timer);
   }
 }
+
+/**
+ * A command that ended badly, as one line: its last output lines go to
+ * `log` first (the context), the error names the command, its status and
+ * its last non-blank line.
+ */
+export function commandFailed(what: string, r: RunToEndResult, log: (line: string) => void, shown = 15): HarnessError {
+  for (const l of r.tail.slice(-shown)) log(`| ${l}`);
+  const last = r.tail.filter((l) => l.trim()).pop()?.trim();
+  return new HarnessError(`${what} failed (exit ${r.code})${last ? `: ${last}` : ''}`);
+}
