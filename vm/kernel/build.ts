@@ -4,7 +4,7 @@
 // the content-addressed image cache. This file only puts the steps in
 // order; each step lives in a file of its own (recipe.ts has the cache
 // layout).
-import { createWriteStream, existsSync, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, statSync, type WriteStream } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { BadInputError } from '../errors.js';
 import { cacheRoot } from '../paths.js';
@@ -62,7 +62,7 @@ function readInputs(o: BuildOptions): Inputs {
   if (!PATCH_SETS.includes(o.patches)) throw new BadInputError(`unknown patch set ${String(o.patches)} (known: ${PATCH_SETS.join(', ')})`);
   const extra = (o.extraPatches ?? []).map((p) => {
     if (!isAbsolute(p)) throw new BadInputError(`extra patch path must be absolute: ${p}`);
-    if (!existsSync(p)) throw new BadInputError(`extra patch not found: ${p}`);
+    if (!existsSync(p) || !statSync(p).isFile()) throw new BadInputError(`extra patch ${p}: ${existsSync(p) ? 'not a file' : 'no such file'}`);
     return p;
   });
   const patchFiles = [...seriesPatches(o.series, o.patches), ...extra];
@@ -211,78 +211,5 @@ export async function buildKernel(o: BuildOptions): Promise<BuildResult> {
   } finally {
     await buildLog.close();
     release();
-  }
-}
-
-// ---------------------------------------------------------------------------
-// CLI: omayexec-conformance kernel build --series 6.1|6.12 [--source DIR] [--patches omayexec-v7|none]
-
-export const KERNEL_BUILD_USAGE =
-  'usage: omayexec-conformance kernel build --series 6.1|6.12 [--source DIR] [--patches omayexec-v7|none] [--extra-patch FILE]...';
-
-export async function kernelBuildCommand(argv: string[]): Promise<number> {
-  let series: Series | undefined;
-  let source: string | undefined;
-  let patches: PatchSet = 'omayexec-v7';
-  const extraPatches: string[] = [];
-  const bad = (msg: string): number => {
-    process.stderr.write(`kernel build: ${msg} (${KERNEL_BUILD_USAGE.replace(/^usage: /, '')})\n`);
-    return 2;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const eq = a.indexOf('=');
-    const [flag, inline] = a.startsWith('--') && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
-    const value = (): string | undefined => (inline !== undefined ? inline : argv[++i]);
-    switch (flag) {
-      case '-h':
-      case '--help':
-        process.stdout.write(KERNEL_BUILD_USAGE + '\n');
-        return 0;
-      case '--series': {
-        const v = value();
-        if (v !== '6.1' && v !== '6.12') return bad(`--series must be 6.1 or 6.12, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`);
-        series = v;
-        break;
-      }
-      case '--source': {
-        const v = value();
-        if (!v) return bad('--source needs a directory');
-        if (!existsSync(join(v, 'Makefile'))) return bad(`--source ${v} is not a kernel tree (no Makefile)`);
-        source = resolve(v);
-        break;
-      }
-      case '--patches': {
-        const v = value();
-        if (v !== 'omayexec-v7' && v !== 'none') return bad(`--patches must be omayexec-v7 or none, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`);
-        patches = v;
-        break;
-      }
-      case '--extra-patch': {
-        const v = value();
-        if (!v) return bad('--extra-patch needs a file');
-        if (!existsSync(v)) return bad(`--extra-patch ${v}: no such file`);
-        extraPatches.push(resolve(v));
-        break;
-      }
-      default:
-        return bad(`unknown argument ${JSON.stringify(a)}`);
-    }
-  }
-  if (!series) return bad('--series is required');
-  try {
-    const r = await buildKernel({
-      series,
-      source,
-      patches,
-      extraPatches,
-      log: (l) => process.stderr.write(l + '\n'),
-    });
-    process.stderr.write(`kernel ${series} ${patches}: key ${r.key}${r.cached ? ' (cached)' : ''}, ${r.seconds.toFixed(1)} s\n`);
-    process.stdout.write(r.image + '\n');
-    return 0;
-  } catch (e) {
-    process.stderr.write(`kernel build failed: ${(e as Error).message}\n`);
-    return 1;
   }
 }
