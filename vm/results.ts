@@ -2,7 +2,7 @@
 // junit.xml; console.log is written live by the launcher. results/latest
 // points at the newest run.
 import { accessSync, constants, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { BadInputError } from './errors.js';
+import { BadInputError, EXIT_CODES } from './errors.js';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { ProbeResult } from '../harness/profiles.js';
@@ -81,7 +81,7 @@ export function createRunDir(): { runId: string; dir: string } {
       throw e;
     }
     // Until finishRun replaces it: a run killed before its end leaves a folder that says so.
-    writeFileSync(join(dir, 'results.json'), JSON.stringify({ runId, verdict: 'error', exitCode: 6, why: 'the run did not finish (still running, or killed before writing its verdict)' }, null, 2) + '\n');
+    writeFileSync(join(dir, 'results.json'), JSON.stringify({ runId, verdict: 'error', exitCode: EXIT_CODES.error, why: 'the run did not finish (still running, or killed before writing its verdict)' }, null, 2) + '\n');
     return { runId, dir };
   }
   throw new Error(`could not create a new run folder under ${root}`);
