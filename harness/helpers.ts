@@ -2,7 +2,7 @@
 // and read their answers.
 import { errnoName } from './abi.js';
 import type { HelperReply } from './executor-protocol.js';
-import type { Target } from './target.js';
+import { TargetError, type Target } from './target.js';
 import { EXECUTED_MARKER } from './workmount.js';
 
 /** A helper that hangs is killed after this long: its case fails, the suite goes on. */
@@ -11,6 +11,16 @@ const HELPER_TIMEOUT_MS = 20_000;
 export async function runHelper(target: Target, name: string, args: string[], fds: number[] = []): Promise<HelperReply> {
   const path = target.helperPath(name);
   return target.helper({ path, argv: [path, ...args], fds, timeoutMs: HELPER_TIMEOUT_MS });
+}
+
+/** Helper arguments that set the O_MAYEXEC policy for the items after them (harness/helpers/mayexec-sysctl.h). */
+export const sysctlArgs = (value: number): string[] => ['--sysctl', String(value)];
+
+/** A helper's "SYSCTL VALUE -errno" answer is a fixture error, never a row result. */
+export function checkSysctlAnswers(stdout: string): void {
+  for (const m of stdout.matchAll(/^SYSCTL (\S+) (-?\d+)$/gm)) {
+    if (m[2] !== '0') throw new TargetError(`fixture: the helper's write of ${m[1]} to the sysctl failed: ${errnoName(-Number(m[2]))}`);
+  }
 }
 
 /** One exec-probe answer line as an outcome: errno name, EXECUTED, or RETURNED-0. */

@@ -24,6 +24,16 @@ export async function writeSysctl(target: Target, value: string | number, path =
   await target.mustAll(`write ${value} to ${path}`, sysctlWriteCalls(value, 0, path));
 }
 
+/** Runs fn (which may change the sysctl, e.g. through a helper) and writes back the value read before it. */
+export async function withSysctlRestored<T>(target: Target, fn: () => Promise<T>, path = MAYEXEC_SYSCTL): Promise<T> {
+  const saved = await readSysctl(target, path);
+  try {
+    return await fn();
+  } finally {
+    await writeSysctl(target, saved, path);
+  }
+}
+
 export async function withSysctl<T>(target: Target, value: number, fn: () => Promise<T>, path = MAYEXEC_SYSCTL): Promise<T> {
   // The saved value is read and the new one written in one round trip.
   const rs = await target.runAll([

@@ -3,10 +3,12 @@
  * reports each completion, for SPEC.md §2.5: IORING_OP_OPENAT2 honours
  * O_MAYEXEC, IORING_OP_OPENAT drops it like openat(2).
  *
- *   iouring-open (openat|openat2) FLAGS PATH [(openat|openat2) FLAGS PATH]...
- *     FLAGS decimal or 0x hex; one line per open: "RES <n>" (an fd, closed
- *     at once, or a negative errno); "SETUP <errno>" and exit 3 when the
- *     kernel has no io_uring (CONFIG_IO_URING off, or io_uring_disabled).
+ *   iouring-open ITEM...
+ *     (openat|openat2) FLAGS PATH: FLAGS decimal or 0x hex; one line per
+ *       open: "RES <n>" (an fd, closed at once, or a negative errno)
+ *     --sysctl VALUE: the policy for the opens that follow (mayexec-sysctl.h)
+ *   "SETUP <errno>" and exit 3 when the kernel has no io_uring
+ *   (CONFIG_IO_URING off, or io_uring_disabled).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +21,8 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "mayexec-sysctl.h"
 
 struct ring {
 	int fd;
@@ -90,16 +94,22 @@ static int ring_open(struct ring *r, int two, const char *path, unsigned flags)
 
 int main(int argc, char **argv)
 {
-	if (argc < 4 || (argc - 1) % 3) {
-		fprintf(stderr, "usage: iouring-open (openat|openat2) FLAGS PATH...\n");
+	if (argc < 4) {
+		fprintf(stderr, "usage: iouring-open {--sysctl VALUE | (openat|openat2) FLAGS PATH}...\n");
 		return 2;
 	}
 	struct ring r;
 	ring_setup(&r);
-	for (int i = 1; i + 2 < argc; i += 3) {
+	int i = 1;
+	while (i < argc) {
+		if (strcmp(argv[i], "--sysctl") == 0 && i + 1 < argc) {
+			write_mayexec_sysctl(argv[i + 1]);
+			i += 2;
+			continue;
+		}
 		int two = strcmp(argv[i], "openat2") == 0;
-		if (!two && strcmp(argv[i], "openat") != 0) {
-			fprintf(stderr, "iouring-open: unknown op %s\n", argv[i]);
+		if ((!two && strcmp(argv[i], "openat") != 0) || i + 2 >= argc) {
+			fprintf(stderr, "iouring-open: bad item %s (OP FLAGS PATH expected)\n", argv[i]);
 			return 2;
 		}
 		int res = ring_open(&r, two, argv[i + 2], (unsigned)strtoul(argv[i + 1], NULL, 0));
@@ -107,6 +117,7 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		if (res >= 0)
 			close(res);
+		i += 3;
 	}
 	return 0;
 }

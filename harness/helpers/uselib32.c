@@ -11,6 +11,7 @@
  *     --no-dac   clear CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the
  *                effective set for the paths that follow; --dac raises them
  *     PATH       "RET <raw return>" of i386 uselib (negative errno)
+ *     --sysctl V the O_MAYEXEC policy for what follows (mayexec-sysctl.h)
  *
  * The capability switches are here because exec gave root every capability
  * back: the suite's own capability state does not reach this process. Each
@@ -22,6 +23,8 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "mayexec-sysctl.h"
 
 static char path_below_4g[4096];
 
@@ -54,7 +57,7 @@ static void answer(long ret)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: uselib32 {probe | --64 PATH | --no-dac | --dac | PATH}...\n");
+		fprintf(stderr, "usage: uselib32 {probe | --64 PATH | --no-dac | --dac | --sysctl VALUE | PATH}...\n");
 		return 2;
 	}
 	for (int i = 1; i < argc; i++) {
@@ -65,6 +68,8 @@ int main(int argc, char **argv)
 		} else if (strcmp(a, "--64") == 0 && i + 1 < argc) {
 			long r = syscall(134, argv[++i]);
 			answer(r < 0 ? -errno : r);
+		} else if (strcmp(a, "--sysctl") == 0 && i + 1 < argc) {
+			write_mayexec_sysctl(argv[++i]);
 		} else if (strcmp(a, "--no-dac") == 0 || strcmp(a, "--dac") == 0) {
 			if (set_dac(a[2] == 'd')) {
 				perror("capset");

@@ -9,9 +9,9 @@ import { CLASS_ROWS, CLASS_UID, classCaseName, CREATE_EXPECTED, IO_URING_ROWS, i
 import { OPEN_PATHS, SYSCTL_VALUES, type MountKind } from '../../fixtures/omayexec-policy.js';
 import { Batch } from '../../harness/batch.js';
 import { openCall, selftestFlags } from '../../harness/opener.js';
-import { runExecProbes, runHelper } from '../../harness/helpers.js';
+import { checkSysctlAnswers, runExecProbes, runHelper, sysctlArgs } from '../../harness/helpers.js';
 import { defineSuite } from '../../harness/suite.js';
-import { readSysctl, sysctlWriteCalls, withSysctl } from '../../harness/sysctl.js';
+import { readSysctl, sysctlWriteCalls, withSysctl, withSysctlRestored } from '../../harness/sysctl.js';
 import { openOutcome, TargetError, type SysResult, type Target } from '../../harness/target.js';
 import { inFreshWorkMount, SCRIPT_BODY, withWorkMount, withWorkMounts, type WorkMount } from '../../harness/workmount.js';
 
@@ -228,29 +228,27 @@ async function classOutcomes(target: Target, caps: CapSets, saved: string): Prom
   return CLASS_ROWS.map((_, i) => openOutcome(rs[opens[i]!]!));
 }
 
-/** The io_uring rows: both mounts at once, one helper run per sysctl value; or why the kernel cannot run them. */
+/** The io_uring rows: both mounts at once, one helper run switching the policy between rows; or why the kernel cannot run them. */
 async function ioUringOutcomes(target: Target): Promise<{ outcomes: string[] } | { unavailable: string }> {
   const kinds = [...new Set(IO_URING_ROWS.map((r) => `${r.mount}:${r.mode}`))];
   const opts = kinds.map((k) => ({ noexec: k.startsWith('noexec'), mode: Number(k.split(':')[1]) }));
   return withWorkMounts(target, opts, async (ms) => {
-    const outcomes: string[] = [];
-    for (const sysctl of [...new Set(IO_URING_ROWS.map((r) => r.sysctl))]) {
-      const rows = IO_URING_ROWS.map((r, i) => ({ r, i })).filter(({ r }) => r.sysctl === sysctl);
-      const args = rows.flatMap(({ r }) => [r.op, `0x${(O.RDONLY | O.CLOEXEC | O.MAYEXEC).toString(16)}`, ms[kinds.indexOf(`${r.mount}:${r.mode}`)]!.paths[r.object]]);
-      const out = (await withSysctl(target, sysctl, () => runHelper(target, 'iouring-open', args))).stdout;
-      const setup = /^SETUP (\d+)$/m.exec(out);
-      if (setup) return { unavailable: `io_uring_setup -> ${errnoName(Number(setup[1]))}: CONFIG_IO_URING off or kernel.io_uring_disabled set` };
-      const res = out.split('\n').filter((l) => l.startsWith('RES '));
-      rows.forEach(({ i }, k) => {
-        const v = res[k] === undefined ? NaN : Number(res[k]!.slice(4));
-        outcomes[i] = Number.isNaN(v) ? `UNKNOWN(${JSON.stringify(out.slice(0, 60))})` : v >= 0 ? 'fd' : errnoName(-v);
-      });
-    }
+    const flags = `0x${(O.RDONLY | O.CLOEXEC | O.MAYEXEC).toString(16)}`;
+    const args = IO_URING_ROWS.flatMap((r) => [...sysctlArgs(r.sysctl), r.op, flags, ms[kinds.indexOf(`${r.mount}:${r.mode}`)]!.paths[r.object]]);
+    const out = (await withSysctlRestored(target, () => runHelper(target, 'iouring-open', args))).stdout;
+    const setup = /^SETUP (\d+)$/m.exec(out);
+    if (setup) return { unavailable: `io_uring_setup -> ${errnoName(Number(setup[1]))}: CONFIG_IO_URING off or kernel.io_uring_disabled set` };
+    checkSysctlAnswers(out);
+    const res = out.split('\n').filter((l) => l.startsWith('RES '));
+    const outcomes = IO_URING_ROWS.map((_, k) => {
+      const v = res[k] === undefined ? NaN : Number(res[k]!.slice(4));
+      return Number.isNaN(v) ? `UNKNOWN(${JSON.stringify(out.slice(0, 60))})` : v >= 0 ? 'fd' : errnoName(-v);
+    });
     return { outcomes };
   });
 }
 
-/** A row in a fresh work mount of its own: two round trips (inFreshWorkMount). */
+/** A row in a fresh work mount of its own: one round trip (inFreshWorkMount). */
 async function runRow(target: Target, row: ExtraRow, caps: CapSets, saved: string): Promise<string> {
   let read: ((rs: SysResult[]) => string) | null = null;
   const rs = await inFreshWorkMount(target, { noexec: row.mount === 'noexec', mode: row.mode }, (m) => {

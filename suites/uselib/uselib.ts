@@ -3,13 +3,15 @@
 // not wired (ENOSYS); the O_MAYEXEC policy does not reach uselib (§2.5).
 // The rows SKIP with the reason when the kernel has no way in (no IA32
 // emulation) or no uselib (CONFIG_USELIB off, or 6.16+ where it was removed).
-// Every row's work mount exists at once and one helper run answers them all.
+// Every row's work mount exists at once and one helper run answers them all,
+// the probes first and the rows again under the policy.
 import { errnoName } from '../../harness/abi.js';
 import { LONG_NON_ELF, USELIB_ROWS, uselibCaseName, type UselibRow } from '../../fixtures/uselib.js';
-import { runHelper } from '../../harness/helpers.js';
+import type { HelperReply } from '../../harness/executor-protocol.js';
+import { checkSysctlAnswers, runHelper, sysctlArgs } from '../../harness/helpers.js';
 import { releaseVersion } from '../../harness/profiles.js';
 import { defineSuite, type SuiteContext } from '../../harness/suite.js';
-import { MAYEXEC_SYSCTL, withSysctl } from '../../harness/sysctl.js';
+import { MAYEXEC_SYSCTL, withSysctlRestored } from '../../harness/sysctl.js';
 import type { Target } from '../../harness/target.js';
 import { withWorkMounts } from '../../harness/workmount.js';
 
@@ -27,20 +29,17 @@ function outcome(line: string | undefined): string {
 
 const answers = (stdout: string) => stdout.split('\n').filter((l) => l.startsWith('RET '));
 
-/** The x86-64 answer, and why the i386 uselib cannot be exercised (null when it can). */
-async function probe(target: Target): Promise<{ native: string; unavailable: string | null }> {
-  const p = await runHelper(target, 'uselib32', ['--64', MISSING, 'probe', MISSING]);
-  const [native, getpid, missing] = answers(p.stdout);
+/** Why the i386 uselib cannot be exercised (null when it can), from the probe answers. */
+async function unavailableWhy(target: Target, p: HelperReply, getpid: string | undefined, missing: string | undefined): Promise<string | null> {
   if (!getpid || !/^RET \d+$/.test(getpid)) {
     const why = p.signal !== null ? `killed by signal ${p.signal}` : 'gave no answer';
-    return { native: outcome(native), unavailable: `int $0x80 unavailable (helper ${why}): kernel without IA32 emulation (CONFIG_IA32_EMULATION off or ia32_emulation=0)` };
+    return `int $0x80 unavailable (helper ${why}): kernel without IA32 emulation (CONFIG_IA32_EMULATION off or ia32_emulation=0)`;
   }
-  if (outcome(missing) !== 'ENOSYS') return { native: outcome(native), unavailable: null };
+  if (outcome(missing) !== 'ENOSYS') return null;
   const { release } = await target.identity();
   const [major, minor] = releaseVersion(release);
   const removed = major > 6 || (major === 6 && minor >= 16);
-  const why = removed ? `uselib returns ENOSYS: removed from mainline in 6.16 (kernel ${release})` : `uselib returns ENOSYS: kernel built without CONFIG_USELIB (${release})`;
-  return { native: outcome(native), unavailable: why };
+  return removed ? `uselib returns ENOSYS: removed from mainline in 6.16 (kernel ${release})` : `uselib returns ENOSYS: kernel built without CONFIG_USELIB (${release})`;
 }
 
 /** The work mount a row needs: rows with the same key share one. */
@@ -48,9 +47,9 @@ function mountKey(r: UselibRow): string {
   return `${r.mount}:${r.mode}:${r.body ?? ''}`;
 }
 
-/** The helper's arguments for every row, the capability state switched between them. */
+/** The helper's arguments for every row, the capability state switched between them (from DAC capabilities raised). */
 function rowArgs(rows: UselibRow[], paths: (r: UselibRow) => string): string[] {
-  const args: string[] = [];
+  const args: string[] = ['--dac'];
   let noDac = false;
   for (const r of rows) {
     if (r.noDac !== noDac) args.push(r.noDac ? '--no-dac' : '--dac');
@@ -60,24 +59,36 @@ function rowArgs(rows: UselibRow[], paths: (r: UselibRow) => string): string[] {
   return args;
 }
 
+interface UselibAnswers {
+  /** The x86-64 syscall 134. */
+  native: string;
+  unavailable: string | null;
+  plain: string[];
+  /** Under the policy, when the kernel has it. */
+  policy: string[] | null;
+}
+
 /**
- * Every row in one helper run, once per pass (the sysctl left alone, then
- * under the policy when the kernel has it), over one set of work mounts.
+ * One helper run over one set of work mounts: the probes (x86-64 syscall
+ * 134, the i386 entry, uselib on a missing path), every row, and every row
+ * again under the policy when the kernel has it (the helper switches it; the
+ * value before is written back after).
  */
-async function runRows(target: Target, rows: UselibRow[], underPolicy: boolean): Promise<{ plain: string[]; policy: string[] | null }> {
+async function runAll(target: Target, rows: UselibRow[], underPolicy: boolean): Promise<UselibAnswers> {
   const keys = [...new Set(rows.map(mountKey))];
   const opts = keys.map((k) => {
     const r = rows.find((x) => mountKey(x) === k)!;
     return { noexec: r.mount === 'noexec', mode: r.mode, content: r.body === 'long-text' ? LONG_NON_ELF : undefined };
   });
   return withWorkMounts(target, opts, async (ms) => {
-    const args = rowArgs(rows, (r) => ms[keys.indexOf(mountKey(r))]!.paths[r.object]);
-    const pass = async () => {
-      const got = answers((await runHelper(target, 'uselib32', args)).stdout);
-      return rows.map((_, i) => outcome(got[i]));
-    };
-    const plain = await pass();
-    return { plain, policy: underPolicy ? await withSysctl(target, POLICY, pass) : null };
+    const each = rowArgs(rows, (r) => ms[keys.indexOf(mountKey(r))]!.paths[r.object]);
+    const args = ['--64', MISSING, 'probe', MISSING, ...each, ...(underPolicy ? [...sysctlArgs(POLICY), ...each] : [])];
+    const p = underPolicy ? await withSysctlRestored(target, () => runHelper(target, 'uselib32', args)) : await runHelper(target, 'uselib32', args);
+    checkSysctlAnswers(p.stdout);
+    const [native, getpid, missing, ...got] = answers(p.stdout);
+    const unavailable = await unavailableWhy(target, p, getpid, missing);
+    const pass = (from: number) => rows.map((_, i) => outcome(got[from + i]));
+    return { native: outcome(native), unavailable, plain: pass(0), policy: underPolicy ? pass(rows.length) : null };
   });
 }
 
@@ -96,15 +107,14 @@ export default defineSuite(import.meta.url, {
   async run(ctx) {
     const target = ctx.target;
     const fdsBefore = await target.openFdCount();
-    const { native, unavailable } = await probe(target);
-    ctx.expectOutcome(`uselib x86-64 syscall 134 path=${MISSING} (not wired for 64-bit callers)`, native, 'ENOSYS');
-    const underPolicy = ` sysctl=${POLICY} (uselib ignores the O_MAYEXEC policy)`;
     const policy = await policyPresent(target);
-    if (unavailable) {
-      for (const row of USELIB_ROWS) ctx.skipCase(uselibCaseName(row), row.expected, unavailable);
-      for (const row of USELIB_ROWS) ctx.skipCase(`${uselibCaseName(row)}${underPolicy}`, row.expected, unavailable);
+    const got = await runAll(target, USELIB_ROWS, policy);
+    ctx.expectOutcome(`uselib x86-64 syscall 134 path=${MISSING} (not wired for 64-bit callers)`, got.native, 'ENOSYS');
+    const underPolicy = ` sysctl=${POLICY} (uselib ignores the O_MAYEXEC policy)`;
+    if (got.unavailable) {
+      for (const row of USELIB_ROWS) ctx.skipCase(uselibCaseName(row), row.expected, got.unavailable);
+      for (const row of USELIB_ROWS) ctx.skipCase(`${uselibCaseName(row)}${underPolicy}`, row.expected, got.unavailable);
     } else {
-      const got = await runRows(target, USELIB_ROWS, policy);
       report(ctx, USELIB_ROWS, got.plain, '');
       if (got.policy) report(ctx, USELIB_ROWS, got.policy, underPolicy);
       else for (const row of USELIB_ROWS) ctx.skipCase(`${uselibCaseName(row)}${underPolicy}`, row.expected, `no ${MAYEXEC_SYSCTL}: kernel without O_MAYEXEC`);
