@@ -1,9 +1,10 @@
 // Suite omayexec-sysctl: fs.open_mayexec_enforce itself (SPEC.md §2.1): the
 // upstream access test, CAP_SYS_ADMIN checked at write time in the initial
 // user namespace, a refused write changing nothing, reads needing no
-// capability, the range, the file mode and who may open it. Each case is
-// one batch: the switch into the state the case names, the open/write/read,
-// the switch back, and the value read back.
+// capability, the range, the file mode and who may open it. A case is a
+// step of a batch: the switch into the state the case names, the
+// open/write/read, the switch back, and the value read back; the steps of
+// a group run in order in one round trip.
 import { CAP, capBit, O } from '../../harness/abi.js';
 import { Batch } from '../../harness/batch.js';
 import { calls, type CapSets } from '../../harness/calls.js';
@@ -30,62 +31,59 @@ function writeOutcome(rs: SysResult[], at: number): { open: string; write: strin
   return { open: 'fd', write: rs[at + 1]!.ok ? 'ok' : rs[at + 1]!.errno ?? 'E?' };
 }
 
-/** Write `value` in capability state `state`, restore `caps`, read the value back: one round trip. */
-async function writeIn(target: Target, caps: CapSets, state: CapSets, value: string): Promise<{ open: string; write: string; after: string }> {
-  const b = new Batch();
+/** A step of a case batch: its calls are in the batch; read its outcome from the batch's results. */
+type Read<T> = (rs: SysResult[]) => T;
+
+/** Write `value` in capability state `state`, restore `caps`, read the value back. */
+function writeIn(b: Batch, caps: CapSets, state: CapSets, value: string): Read<{ open: string; write: string; after: string }> {
   b.setCaps('case state', state);
   const w = b.add(...sysctlWriteCalls(value, 0));
   b.setCaps('restore', caps);
   const r = b.add(...readCalls());
-  const rs = await b.run(target);
-  return { ...writeOutcome(rs, w), after: valueAt(rs, r) };
+  return (rs) => ({ ...writeOutcome(rs, w), after: valueAt(rs, r) });
 }
 
 /** The capability is counted when write() runs, not when the file was opened. */
-async function switchBetweenOpenAndWrite(target: Target, caps: CapSets, openWith: CapSets, writeWith: CapSets, value: string): Promise<{ write: string; after: string }> {
-  const b = new Batch();
+function switchBetweenOpenAndWrite(b: Batch, caps: CapSets, openWith: CapSets, writeWith: CapSets, value: string): Read<{ write: string; after: string }> {
   b.setCaps('open state', openWith);
-  const fd = b.add(calls.open(MAYEXEC_SYSCTL, O.WRONLY | O.CLOEXEC));
+  const fd = b.must(`open O_WRONLY of ${MAYEXEC_SYSCTL}`, calls.open(MAYEXEC_SYSCTL, O.WRONLY | O.CLOEXEC));
   b.setCaps('write state', writeWith);
   const w = b.add(calls.write(b.resultOf(fd), value));
   b.add(calls.close(b.resultOf(fd)));
   b.setCaps('restore', caps);
   const r = b.add(...readCalls());
-  const rs = await b.run(target);
-  if (!rs[fd]!.ok) throw new TargetError(`open O_WRONLY of ${MAYEXEC_SYSCTL} failed: ${rs[fd]!.errno}`);
-  return { write: rs[w]!.ok ? 'ok' : rs[w]!.errno ?? 'E?', after: valueAt(rs, r) };
+  return (rs) => ({ write: rs[w]!.ok ? 'ok' : rs[w]!.errno ?? 'E?', after: valueAt(rs, r) });
 }
 
 /** With a non-root euid and `raise` effective, open `flags`; back to euid 0 and `caps` in the same batch. */
-async function openAsUser(target: Target, caps: CapSets, uid: number, raise: number[], flags: number): Promise<string> {
-  const b = new Batch();
-  b.add(calls.setresuid(-1, uid, -1));
+function openAsUser(b: Batch, caps: CapSets, uid: number, raise: number[], flags: number): Read<string> {
+  b.must(`setresuid to euid ${uid}`, calls.setresuid(-1, uid, -1));
   // Leaving euid 0 cleared the effective set; the permitted set is kept.
   const effective = raise.reduce((e, c) => e | capBit(c), 0n) & caps.permitted;
   b.setCaps('as the user', { ...caps, effective });
   const o = b.add(calls.open(MAYEXEC_SYSCTL, flags | O.CLOEXEC, 0, true));
-  const back = b.add(calls.setresuid(-1, 0, -1));
+  b.must('setresuid back to euid 0', calls.setresuid(-1, 0, -1));
   b.setCaps('restore', caps);
-  const rs = await b.run(target);
-  if (!rs[0]!.ok || !rs[back]!.ok) throw new TargetError(`setresuid failed: ${rs[0]!.errno ?? rs[back]!.errno}`);
-  return openOutcome(rs[o]!);
+  return (rs) => openOutcome(rs[o]!);
 }
 
-async function openIn(target: Target, caps: CapSets, state: CapSets, flags: number): Promise<string> {
-  const b = new Batch();
+function openIn(b: Batch, caps: CapSets, state: CapSets, flags: number): Read<string> {
   b.setCaps('case state', state);
   const o = b.add(calls.open(MAYEXEC_SYSCTL, flags | O.CLOEXEC, 0, true));
   b.setCaps('restore', caps);
-  return openOutcome((await b.run(target))[o]!);
+  return (rs) => openOutcome(rs[o]!);
 }
 
-/** Write `value` then read it back, in one round trip. */
-async function writeThenRead(target: Target, value: string): Promise<{ write: string; after: string }> {
-  const b = new Batch();
+/** Write `value` then read it back. */
+function writeThenRead(b: Batch, value: string): Read<{ write: string; after: string }> {
   const w = b.add(...sysctlWriteCalls(value, 0));
   const r = b.add(...readCalls());
-  const rs = await b.run(target);
-  return { write: writeOutcome(rs, w).write, after: valueAt(rs, r) };
+  return (rs) => ({ write: writeOutcome(rs, w).write, after: valueAt(rs, r) });
+}
+
+/** A write that sets up the next cases: it must succeed. */
+function setValue(b: Batch, value: number): void {
+  b.must(`write ${value} to ${MAYEXEC_SYSCTL}`, ...sysctlWriteCalls(value, 0));
 }
 
 /** Root of a child user namespace (uid 0 mapped to 0) writes `value`: a forked child, so the namespace dies with it. */
@@ -104,32 +102,36 @@ async function writeFromUserNamespace(target: Target, value: string): Promise<{ 
 async function accessCases(ctx: SuiteContext, caps: CapSets): Promise<void> {
   const target = ctx.target;
   const noAdmin = without(caps, CAP.SYS_ADMIN);
+  // One batch for the cases in this process, in this order: each starts
+  // from the value the ones before left.
+  const b = new Batch();
   // Upstream access test: with CAP_SYS_ADMIN the write succeeds; with it
   // cleared from the effective set, open still succeeds and write fails.
-  const all = await writeIn(target, caps, caps, '0');
-  ctx.expectOutcome('sysctl access caps=all open O_WRONLY', all.open, 'fd');
-  ctx.expectOutcome('sysctl access caps=all write "0"', all.write, 'ok');
-  const same = await writeIn(target, caps, noAdmin, '0');
-  ctx.expectOutcome('sysctl access caps=no-sys-admin open O_WRONLY', same.open, 'fd');
-  ctx.expectOutcome('sysctl access caps=no-sys-admin write "0"', same.write, 'EPERM');
+  const all = writeIn(b, caps, caps, '0');
+  const same = writeIn(b, caps, noAdmin, '0');
   // A refused write of a different value changes nothing.
-  const other = await writeIn(target, caps, noAdmin, '1');
-  ctx.expectOutcome('sysctl access caps=no-sys-admin write "1" over "0"', other.write, 'EPERM');
-  ctx.expectOutcome('sysctl access caps=no-sys-admin value after the refused write of "1"', other.after, '0');
+  const other = writeIn(b, caps, noAdmin, '1');
   // CAP_MAC_ADMIN is neither needed nor sufficient.
-  const noMac = await writeIn(target, caps, without(caps, CAP.MAC_ADMIN), '0');
-  ctx.expectOutcome('sysctl access caps=no-mac-admin write "0"', noMac.write, 'ok');
-  const macOnly = await writeIn(target, caps, { ...caps, effective: capBit(CAP.MAC_ADMIN) }, '1');
-  ctx.expectOutcome('sysctl access caps=mac-admin-only write "1" over "0"', macOnly.write, 'EPERM');
-  ctx.expectOutcome('sysctl access caps=mac-admin-only value after the refused write of "1"', macOnly.after, '0');
+  const noMac = writeIn(b, caps, without(caps, CAP.MAC_ADMIN), '0');
+  const macOnly = writeIn(b, caps, { ...caps, effective: capBit(CAP.MAC_ADMIN) }, '1');
   // Checked when write() runs.
-  const dropped = await switchBetweenOpenAndWrite(target, caps, caps, noAdmin, '1');
-  ctx.expectOutcome('sysctl access open with CAP_SYS_ADMIN, drop it, write "1"', dropped.write, 'EPERM');
-  ctx.expectOutcome('sysctl access value after the write refused at write time', dropped.after, '0');
-  const raised = await switchBetweenOpenAndWrite(target, caps, noAdmin, caps, '1');
-  ctx.expectOutcome('sysctl access open without CAP_SYS_ADMIN, raise it, write "1"', raised.write, 'ok');
-  ctx.expectOutcome('sysctl access value after the write allowed at write time', raised.after, '1');
-  await writeSysctl(target, 0);
+  const dropped = switchBetweenOpenAndWrite(b, caps, caps, noAdmin, '1');
+  const raised = switchBetweenOpenAndWrite(b, caps, noAdmin, caps, '1');
+  setValue(b, 0);
+  const rs = await b.run(target);
+  ctx.expectOutcome('sysctl access caps=all open O_WRONLY', all(rs).open, 'fd');
+  ctx.expectOutcome('sysctl access caps=all write "0"', all(rs).write, 'ok');
+  ctx.expectOutcome('sysctl access caps=no-sys-admin open O_WRONLY', same(rs).open, 'fd');
+  ctx.expectOutcome('sysctl access caps=no-sys-admin write "0"', same(rs).write, 'EPERM');
+  ctx.expectOutcome('sysctl access caps=no-sys-admin write "1" over "0"', other(rs).write, 'EPERM');
+  ctx.expectOutcome('sysctl access caps=no-sys-admin value after the refused write of "1"', other(rs).after, '0');
+  ctx.expectOutcome('sysctl access caps=no-mac-admin write "0"', noMac(rs).write, 'ok');
+  ctx.expectOutcome('sysctl access caps=mac-admin-only write "1" over "0"', macOnly(rs).write, 'EPERM');
+  ctx.expectOutcome('sysctl access caps=mac-admin-only value after the refused write of "1"', macOnly(rs).after, '0');
+  ctx.expectOutcome('sysctl access open with CAP_SYS_ADMIN, drop it, write "1"', dropped(rs).write, 'EPERM');
+  ctx.expectOutcome('sysctl access value after the write refused at write time', dropped(rs).after, '0');
+  ctx.expectOutcome('sysctl access open without CAP_SYS_ADMIN, raise it, write "1"', raised(rs).write, 'ok');
+  ctx.expectOutcome('sysctl access value after the write allowed at write time', raised(rs).after, '1');
   // The initial user namespace's CAP_SYS_ADMIN, not the writer's own namespace's.
   const name = 'sysctl access write "1" as root of a child user namespace (uid 0 mapped to 0)';
   const ns = await writeFromUserNamespace(target, '1');
@@ -139,40 +141,45 @@ async function accessCases(ctx: SuiteContext, caps: CapSets): Promise<void> {
 }
 
 async function rangeCases(ctx: SuiteContext): Promise<void> {
-  const target = ctx.target;
-  for (const v of ['0', '1', '2', '3']) {
-    const w = await writeThenRead(target, v);
-    ctx.expectOutcome(`sysctl range write "${v}"`, w.write, 'ok');
-    ctx.expectOutcome(`sysctl range read back after writing "${v}"`, w.after, v);
+  const b = new Batch();
+  const good = ['0', '1', '2', '3'].map((v) => ({ v, w: writeThenRead(b, v) }));
+  setValue(b, 2);
+  const bad = ['4', '-1', 'abc', '100'].map((v) => ({ v, w: writeThenRead(b, v) }));
+  const nl = writeThenRead(b, '3\n');
+  const rs = await b.run(ctx.target);
+  for (const { v, w } of good) {
+    ctx.expectOutcome(`sysctl range write "${v}"`, w(rs).write, 'ok');
+    ctx.expectOutcome(`sysctl range read back after writing "${v}"`, w(rs).after, v);
   }
-  await writeSysctl(target, 2);
-  for (const bad of ['4', '-1', 'abc', '100']) {
-    const w = await writeThenRead(target, bad);
-    ctx.expectOutcome(`sysctl range write "${bad}"`, w.write, 'EINVAL');
-    ctx.expectOutcome(`sysctl range value unchanged after writing "${bad}"`, w.after, '2');
+  for (const { v, w } of bad) {
+    ctx.expectOutcome(`sysctl range write "${v}"`, w(rs).write, 'EINVAL');
+    ctx.expectOutcome(`sysctl range value unchanged after writing "${v}"`, w(rs).after, '2');
   }
-  const nl = await writeThenRead(target, '3\n');
-  ctx.expectOutcome('sysctl write "3\\n" (trailing newline)', nl.write, 'ok');
-  ctx.expectOutcome('sysctl read back after writing "3\\n"', nl.after, '3');
+  ctx.expectOutcome('sysctl write "3\\n" (trailing newline)', nl(rs).write, 'ok');
+  ctx.expectOutcome('sysctl read back after writing "3\\n"', nl(rs).after, '3');
 }
 
 async function openerCases(ctx: SuiteContext, caps: CapSets): Promise<void> {
-  const target = ctx.target;
-  // Reading needs no capability beyond the file mode.
-  await writeSysctl(target, 2);
   const b = new Batch();
+  // Reading needs no capability beyond the file mode.
+  setValue(b, 2);
   b.setCaps('no capabilities', { ...caps, effective: 0n });
   const r = b.add(...readCalls());
   b.setCaps('restore', caps);
-  ctx.expectOutcome('sysctl read euid=0 caps=none (empty effective set) value', valueAt(await b.run(target), r), '2');
-  await writeSysctl(target, 0);
+  setValue(b, 0);
   // /proc/sys permission ignores capabilities: only euid 0 may open it.
   const dac = [CAP.DAC_OVERRIDE, CAP.DAC_READ_SEARCH];
   const noDac = without(caps, ...dac);
-  ctx.expectOutcome('sysctl open O_RDONLY euid=65534 caps=dac', await openAsUser(target, caps, 65534, dac, O.RDONLY), 'EACCES');
-  ctx.expectOutcome('sysctl open O_WRONLY euid=65534 caps=dac', await openAsUser(target, caps, 65534, dac, O.WRONLY), 'EACCES');
-  ctx.expectOutcome('sysctl open O_RDONLY euid=0 caps=no-dac', await openIn(target, caps, noDac, O.RDONLY), 'fd');
-  ctx.expectOutcome('sysctl open O_WRONLY euid=0 caps=no-dac', await openIn(target, caps, noDac, O.WRONLY), 'fd');
+  const userRead = openAsUser(b, caps, 65534, dac, O.RDONLY);
+  const userWrite = openAsUser(b, caps, 65534, dac, O.WRONLY);
+  const rootRead = openIn(b, caps, noDac, O.RDONLY);
+  const rootWrite = openIn(b, caps, noDac, O.WRONLY);
+  const rs = await b.run(ctx.target);
+  ctx.expectOutcome('sysctl read euid=0 caps=none (empty effective set) value', valueAt(rs, r), '2');
+  ctx.expectOutcome('sysctl open O_RDONLY euid=65534 caps=dac', userRead(rs), 'EACCES');
+  ctx.expectOutcome('sysctl open O_WRONLY euid=65534 caps=dac', userWrite(rs), 'EACCES');
+  ctx.expectOutcome('sysctl open O_RDONLY euid=0 caps=no-dac', rootRead(rs), 'fd');
+  ctx.expectOutcome('sysctl open O_WRONLY euid=0 caps=no-dac', rootWrite(rs), 'fd');
 }
 
 export default defineSuite(import.meta.url, {
