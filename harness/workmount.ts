@@ -93,28 +93,53 @@ function objectCalls(paths: Record<ObjectType, string>, opts: WorkMountOptions, 
   return nodes.map(setup);
 }
 
-export async function makeWorkMount(target: Target, opts: WorkMountOptions): Promise<WorkMount> {
+/** One work mount with its own files copied in (copyFrom): the copy takes round trips of its own. */
+async function makeCopyMount(target: Target, opts: WorkMountOptions): Promise<WorkMount> {
   const dir = target.uniquePath(WORK_ROOT, 'omx-test-mount-');
   const paths = objectPaths(dir);
   const release = async () => {
     await target.runAll(releaseCalls(dir));
   };
   const mount = mountCalls(dir, opts);
-  if (opts.copyFrom) {
-    // The copy takes round trips of its own: mount first, then copy, then the other objects.
-    await checkSetup(target, dir, await target.runAll(mount), mount.length);
-    try {
-      await target.copyFile(opts.copyFrom, paths.regular, opts.mode);
-      await target.mustAll('work mount objects', objectCalls(paths, opts));
-    } catch (e) {
-      await release();
-      throw e;
-    }
-    return { dir, paths, release };
+  await checkSetup(target, dir, await target.runAll(mount), mount.length);
+  try {
+    await target.copyFile(opts.copyFrom!, paths.regular, opts.mode);
+    await target.mustAll('work mount objects', objectCalls(paths, opts));
+  } catch (e) {
+    await release();
+    throw e;
   }
-  const batch = [...mount, ...objectCalls(paths, opts, mount.length)];
-  await checkSetup(target, dir, await target.runAll(batch), batch.length);
   return { dir, paths, release };
+}
+
+/**
+ * Work mounts without copied files, all in one round trip (each: mkdir,
+ * mount, objects). Setup stops at the first failure; what was made before
+ * it is undone, and the failure is a fixture error.
+ */
+async function makeWorkMountsAtOnce(target: Target, opts: WorkMountOptions[]): Promise<WorkMount[]> {
+  const dirs = opts.map(() => target.uniquePath(WORK_ROOT, 'omx-test-mount-'));
+  const batch: Call[] = [];
+  const starts: number[] = [];
+  opts.forEach((o, i) => {
+    starts.push(batch.length);
+    const mount = mountCalls(dirs[i]!, o);
+    batch.push(...mount, ...objectCalls(objectPaths(dirs[i]!), o, batch.length + mount.length));
+  });
+  const rs = await target.runAll(batch);
+  const failed = rs.findIndex((r) => !r.ok);
+  if (failed >= 0) {
+    let k = starts.length - 1;
+    while (starts[k]! > failed) k--;
+    if (k > 0) await target.runAll(dirs.slice(0, k).reverse().flatMap(releaseCalls));
+    const end = k + 1 < starts.length ? starts[k + 1]! : batch.length;
+    await checkSetup(target, dirs[k]!, rs.slice(starts[k], end), end - starts[k]!);
+  }
+  return dirs.map((dir) => ({ dir, paths: objectPaths(dir), release: async () => void (await target.runAll(releaseCalls(dir))) }));
+}
+
+export async function makeWorkMount(target: Target, opts: WorkMountOptions): Promise<WorkMount> {
+  return opts.copyFrom ? makeCopyMount(target, opts) : (await makeWorkMountsAtOnce(target, [opts]))[0]!;
 }
 
 /**
@@ -146,15 +171,33 @@ export async function withWorkMount<T>(target: Target, opts: WorkMountOptions, f
   }
 }
 
-/** Several work mounts at once (one helper run can then cover all of them), always all released. */
+/**
+ * Several work mounts at once (one helper run can then cover all of them),
+ * always all released: made in one round trip and released in one, unless
+ * files are copied in.
+ */
 export async function withWorkMounts<T>(target: Target, opts: WorkMountOptions[], fn: (ms: WorkMount[]) => Promise<T>): Promise<T> {
-  const made: WorkMount[] = [];
-  try {
-    for (const o of opts) made.push(await makeWorkMount(target, o));
-    return await fn(made);
-  } finally {
-    for (const m of made.reverse()) await m.release();
+  if (opts.some((o) => o.copyFrom)) {
+    const made: WorkMount[] = [];
+    try {
+      for (const o of opts) made.push(await makeWorkMount(target, o));
+      return await fn(made);
+    } finally {
+      for (const m of made.reverse()) await m.release();
+    }
   }
+  const made = await makeWorkMountsAtOnce(target, opts);
+  const release = async () => target.runAll([...made].reverse().flatMap((m) => releaseCalls(m.dir)));
+  let result: T;
+  try {
+    result = await fn(made);
+  } catch (e) {
+    await release();
+    throw e;
+  }
+  const bad = (await release()).find((r) => !r.ok);
+  if (bad) throw new Error(`fixture: releasing the work mounts failed: ${bad.errno}`);
+  return result;
 }
 
 /**
