@@ -1,5 +1,5 @@
 // Kernel config pre-check, before any boot (the way kunit.py names what is
-// missing): options the guest cannot boot or run node without are fatal;
+// missing): options the guest cannot boot or run the executor without are fatal;
 // options single suites need are reported with the suites they affect (those
 // suites SKIP with the reason at run time).
 import { BadInputError } from './errors.js';
@@ -19,18 +19,15 @@ export interface ConfigNeed {
 
 export const CONFIG_NEEDS: ConfigNeed[] = [
   { option: 'BLK_DEV_INITRD', affects: 'boot', why: 'the guest root is an initramfs' },
-  { option: 'SERIAL_8250_CONSOLE', affects: 'boot', why: 'console and results travel over 8250 serial ports' },
-  { option: 'BINFMT_ELF', affects: 'boot', why: 'node and busybox are ELF programs' },
-  { option: 'BINFMT_SCRIPT', affects: 'boot', why: '/init is a shell script; the exec suites run scripts' },
+  { option: 'SERIAL_8250_CONSOLE', affects: 'boot', why: 'the console is ttyS0; the executor channel falls back to ttyS1 without virtio-serial' },
+  { option: 'BINFMT_ELF', affects: 'boot', why: '/init, the executor and the helpers are one static ELF program' },
   { option: 'DEVTMPFS', affects: 'boot', why: '/init mounts devtmpfs on /dev' },
   { option: 'TMPFS', affects: 'boot', why: '/tmp and every work mount are tmpfs' },
-  { option: 'PROC_FS', affects: 'boot', why: 'node and the suites read /proc' },
-  { option: 'SYSFS', affects: 'boot', why: '/init mounts sysfs' },
-  { option: 'FUTEX', affects: 'boot', why: 'node needs futexes' },
-  { option: 'EPOLL', affects: 'boot', why: "node's event loop uses epoll" },
-  { option: 'EVENTFD', affects: 'boot', why: "node's event loop uses eventfd" },
-  { option: 'UNIX', affects: 'boot', why: 'node talks to its child processes over AF_UNIX socket pairs' },
+  { option: 'PROC_FS', affects: 'boot', why: '/init mounts /proc; the suites read /proc/self/fd and /proc/sys' },
+  { option: 'SYSFS', affects: 'boot', why: '/init mounts sysfs; the executor finds its virtio-serial port there' },
   { option: 'MULTIUSER', affects: 'boot', why: 'capabilities and uids (the suites drop capabilities)' },
+  { option: 'BINFMT_SCRIPT', affects: ['exec', 'execve-check', 'omayexec-extra'], why: 'rows that execute a #! script' },
+  { option: 'UNIX', affects: ['exec', 'execve-check'], why: 'rows that exec through an AF_UNIX socket fd' },
   { option: 'PROC_SYSCTL', affects: ['omayexec-policy', 'omayexec-sysctl', 'omayexec-extra'], why: 'fs.open_mayexec_enforce lives in /proc/sys' },
   { option: 'BLK_DEV_LOOP', affects: ['omayexec-policy'], why: 'block device 7:0 rows need the loop driver', moduleOk: true },
   { option: 'IA32_EMULATION', affects: ['uselib'], why: 'uselib is only reachable through the i386 entry' },
