@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import tmp from 'tmp';
-import type { RunRecord } from '../vm/results.js';
+import type { RunRecord } from '../vm/record.js';
 
 const root = join(import.meta.dirname, '../..');
 const cli = join(root, 'bin/omayexec-conformance.js');

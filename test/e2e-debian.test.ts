@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import tmp from 'tmp';
 import { Parser, type FinalResults } from 'tap-parser';
-import type { RunRecord } from '../vm/results.js';
+import type { RunRecord } from '../vm/record.js';
 import { bundledSuites } from '../vm/run.js';
 import { projectRoot } from './fixtures/load.js';
 

@@ -7,7 +7,7 @@ import { readFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import tmp from 'tmp';
-import type { RunRecord } from '../vm/results.js';
+import type { RunRecord } from '../vm/record.js';
 import { projectRoot } from './fixtures/load.js';
 
 tmp.setGracefulCleanup();

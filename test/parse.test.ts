@@ -4,7 +4,8 @@
 // skipped suites, node-tap nested subtests, kernel noise, truncation, a
 // missing sentinel, signals, timeouts, plan mismatches).
 import t from 'tap';
-import { parseRunnerOutput, expectedFromName, type CaseResult, type ParsedRun, type SuiteResult } from '../vm/parse.js';
+import { parseRunnerOutput, type CaseResult, type ParsedRun, type SuiteResult } from '../vm/parse.js';
+import { expectedFromName } from '../vm/record.js';
 import { runLines } from './fixtures/load.js';
 
 const EXEC_CASES = [

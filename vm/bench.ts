@@ -16,7 +16,7 @@ import { fetchDebianKernel } from './debian.js';
 import { ensureBaseArchive } from './initramfs.js';
 import { projectRoot, resultsRoot } from './paths.js';
 import { chooseAccel, qemuArgs } from './qemu.js';
-import type { RunRecord } from './results.js';
+import type { RunRecord } from './record.js';
 
 interface KernelUnderBench {
   label: string;

@@ -12,7 +12,8 @@ import { QemuMissingError, UnsupportedArchError } from './qemu.js';
 import { Progress, type Verbosity } from './progress.js';
 import { availableSuites, runDirect, runInVm, type RunOptions } from './run.js';
 import { EXIT_BAD_INPUT } from './verdict.js';
-import { DEFAULT_CI_OUTPUT, isKcidbOrigin, RESULT_FORMATS } from './kcidb.js';
+import { isKcidbOrigin } from './kcidb-schema.js';
+import { DEFAULT_CI_OUTPUT, RESULT_FORMATS } from './results.js';
 
 const USAGE = `usage: omayexec-conformance <command> [options]
 

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BadInputError } from './kernel-image.js';
 import { resultsRoot } from './paths.js';
-import type { RunRecord } from './results.js';
+import type { RunRecord } from './record.js';
 
 export interface Comparison {
   base: { runId: string; kernel: string; verdict: string };

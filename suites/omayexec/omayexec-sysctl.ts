@@ -4,6 +4,7 @@
 // capability, the range, the file mode and who may open it. Each case is
 // one batch: the switch into the state the case names, the open/write/read,
 // the switch back, and the value read back.
+import { SYSCTL_VALUES } from '../../fixtures/dimensions.js';
 import { CAP, capBit, O } from '../../harness/abi.js';
 import { Batch } from '../../harness/batch.js';
 import { calls, type CapSets } from '../../harness/calls.js';
@@ -140,7 +141,7 @@ async function accessCases(ctx: SuiteContext, caps: CapSets): Promise<void> {
 
 async function rangeCases(ctx: SuiteContext): Promise<void> {
   const target = ctx.target;
-  for (const v of ['0', '1', '2', '3']) {
+  for (const v of SYSCTL_VALUES.map(String)) {
     const w = await writeThenRead(target, v);
     ctx.expectOutcome(`sysctl range write "${v}"`, w.write, 'ok');
     ctx.expectOutcome(`sysctl range read back after writing "${v}"`, w.after, v);
