@@ -13,6 +13,9 @@ import { join } from 'node:path';
 import tmp from 'tmp';
 import type { RunArtifacts, RunRecord } from '../vm/record.js';
 import { toHtml } from '../vm/report-html.js';
+import { OBJECT_TYPES } from '../fixtures/dimensions.js';
+import { policyCaseName, policyCaseParams, policyCases } from '../fixtures/omayexec-policy.js';
+import { caseName } from '../vm/record.js';
 import { recordedRun } from './fixtures/load.js';
 
 tmp.setGracefulCleanup();
@@ -228,4 +231,22 @@ t.test('kernel panic: verdict panic, the panic line, no matrix', { skip }, async
   t.equal(f.grid, null);
   t.match(f.noMatrixText, /No policy matrix in this run/);
   t.same(f.failures.map((x) => x.text), ['fault-sysrq-crash: output ended before the suite finished (no suite-end)']);
+});
+
+t.test('the policy grid from params is the grid of a recording without them (no Chromium needed)', async (t) => {
+  // What the policy suite prints now: each case's params beside its name.
+  const byName = new Map(policyCases(OBJECT_TYPES).map((c) => [policyCaseName(c), policyCaseParams(c)]));
+  for (const name of ['reference-6.1-observed', 'fault-dir-eacces']) {
+    const { record, artifacts } = recorded(name);
+    const legacy = toHtml(record, artifacts);
+    let given = 0;
+    for (const c of record.cases) {
+      const p = c.suite === 'omayexec-policy' ? byName.get(caseName(c.id)) : undefined;
+      if (p) (c.params = p), given++;
+    }
+    t.equal(given, 896, `${name}: params on every policy case`);
+    t.equal(toHtml(record, artifacts), legacy, `${name}: the same page, byte for byte`);
+    const scrambled = record.cases.map((c) => (c.params ? { ...c, params: { ...c.params, caps: c.params.caps === 'dac' ? 'no-dac' : 'dac' } } : c));
+    t.not(toHtml({ ...record, cases: scrambled }, artifacts), legacy, `${name}: the grid follows the params, not the names`);
+  }
 });
