@@ -5,7 +5,7 @@
 // looked up in ascii_runtime_measurements.
 import { O } from '../../harness/abi.js';
 import { calls } from '../../harness/calls.js';
-import { IMA_DIR, IMA_ROWS, imaCaseName, TRAP_OWNER } from '../../fixtures/ima.js';
+import { IMA_DIR, IMA_ROWS, imaCaseName, imaCaseParams, TRAP_OWNER } from '../../fixtures/ima.js';
 import { openCall } from '../../harness/opener.js';
 import { defineSuite } from '../../harness/suite.js';
 import { withSysctl } from '../../harness/sysctl.js';
@@ -34,7 +34,7 @@ export default defineSuite(import.meta.url, {
         if (row.trap) await target.must(`chown ${TRAP_OWNER}`, calls.chown(path, TRAP_OWNER, 0));
         const opened = await withSysctl(target, row.sysctl, async () => openOutcome(await target.run(openCall(row.via, path, O.RDONLY | O.CLOEXEC))));
         const actual = opened !== 'fd' ? `open-${opened}` : (await measured(target, path)) ? 'measured' : 'not-measured';
-        ctx.expectOutcome(imaCaseName(row), actual, row.measured ? 'measured' : 'not-measured');
+        ctx.expectOutcome(imaCaseName(row), actual, row.measured ? 'measured' : 'not-measured', imaCaseParams(row));
       }
     });
     await ctx.expectNoFdLeak('ima', fdsBefore);

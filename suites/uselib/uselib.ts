@@ -5,7 +5,8 @@
 // emulation) or no uselib (CONFIG_USELIB off, or 6.16+ where it was removed).
 // Every row's work mount exists at once and one helper run answers them all.
 import { errnoName } from '../../harness/abi.js';
-import { LONG_NON_ELF, USELIB_ROWS, uselibCaseName, type UselibRow } from '../../fixtures/uselib.js';
+import type { Sysctl } from '../../fixtures/dimensions.js';
+import { LONG_NON_ELF, USELIB_ROWS, uselibCaseName, uselibCaseParams, type UselibRow } from '../../fixtures/uselib.js';
 import { runHelper } from '../../harness/helpers.js';
 import { releaseVersion } from '../../harness/profiles.js';
 import { defineSuite, type SuiteContext } from '../../harness/suite.js';
@@ -15,7 +16,7 @@ import { withWorkMounts } from '../../harness/workmount.js';
 
 const MISSING = '/nonexistent-omx-uselib-probe';
 /** The policy value under which the rows run a second time (both bits set). */
-const POLICY = 3;
+const POLICY: Sysctl = 3;
 
 /** "RET -13" -> EACCES; "RET 0" -> 0. */
 function outcome(line: string | undefined): string {
@@ -85,8 +86,13 @@ async function policyPresent(target: Target): Promise<boolean> {
   return !('errno' in (await target.stat(MAYEXEC_SYSCTL)));
 }
 
-function report(ctx: SuiteContext, rows: UselibRow[], actual: string[], suffix: string): void {
-  rows.forEach((row, i) => ctx.expectOutcome(`${uselibCaseName(row)}${suffix}`, actual[i]!, row.expected));
+/** The rows' cases; `sysctl`: the policy value they ran under, if any. */
+function report(ctx: SuiteContext, rows: UselibRow[], actual: string[], sysctl?: Sysctl): void {
+  rows.forEach((row, i) => ctx.expectOutcome(uselibCaseName(row, sysctl), actual[i]!, row.expected, uselibCaseParams(row, sysctl)));
+}
+
+function skipRows(ctx: SuiteContext, rows: UselibRow[], reason: string, sysctl?: Sysctl): void {
+  for (const row of rows) ctx.skipCase(uselibCaseName(row, sysctl), row.expected, reason, uselibCaseParams(row, sysctl));
 }
 
 export default defineSuite(import.meta.url, {
@@ -98,16 +104,15 @@ export default defineSuite(import.meta.url, {
     const fdsBefore = await target.openFdCount();
     const { native, unavailable } = await probe(target);
     ctx.expectOutcome(`uselib x86-64 syscall 134 path=${MISSING} (not wired for 64-bit callers)`, native, 'ENOSYS');
-    const underPolicy = ` sysctl=${POLICY} (uselib ignores the O_MAYEXEC policy)`;
     const policy = await policyPresent(target);
     if (unavailable) {
-      for (const row of USELIB_ROWS) ctx.skipCase(uselibCaseName(row), row.expected, unavailable);
-      for (const row of USELIB_ROWS) ctx.skipCase(`${uselibCaseName(row)}${underPolicy}`, row.expected, unavailable);
+      skipRows(ctx, USELIB_ROWS, unavailable);
+      skipRows(ctx, USELIB_ROWS, unavailable, POLICY);
     } else {
       const got = await runRows(target, USELIB_ROWS, policy);
-      report(ctx, USELIB_ROWS, got.plain, '');
-      if (got.policy) report(ctx, USELIB_ROWS, got.policy, underPolicy);
-      else for (const row of USELIB_ROWS) ctx.skipCase(`${uselibCaseName(row)}${underPolicy}`, row.expected, `no ${MAYEXEC_SYSCTL}: kernel without O_MAYEXEC`);
+      report(ctx, USELIB_ROWS, got.plain);
+      if (got.policy) report(ctx, USELIB_ROWS, got.policy, POLICY);
+      else skipRows(ctx, USELIB_ROWS, `no ${MAYEXEC_SYSCTL}: kernel without O_MAYEXEC`, POLICY);
     }
     await ctx.expectNoFdLeak('uselib', fdsBefore);
     ctx.reportMetrics();
