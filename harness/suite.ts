@@ -2,7 +2,7 @@
 // ABI profile it verifies, whether it needs root) plus an async body that
 // reports through its context: the Target that reaches the kernel under
 // test, its own tap Test (its own TAP stream), and one assertion shape so
-// every case reports expected and actual by name. The runner runs specs one
+// every case reports expected and actual by name, and its params as data. The runner runs specs one
 // after the other in one node process; run by hand (`node
 // dist/suites/exec/exec.js`) a suite runs on this machine's kernel through
 // koffi and prints its TAP like a kselftest binary.
