@@ -4,9 +4,10 @@
 // run, a kernel panic). kcidb.json is validated with a real JSON-schema
 // validator (ajv, draft 2020-12) against a subset of KCIDB I/O v5.3 written
 // from kcidb-io's schema facts (test/fixtures/kcidb-v5-subset.schema.json);
-// the TAP 14 form is read back with tap-parser. Last, a real CLI run threads
-// --format and --kcidb-origin through to the run folder.
-import t, { type Test } from 'tap';
+// the TAP 14 form is read back with tap-parser. Last, the CLI refuses bad
+// --format and --kcidb-origin values before anything boots (the real run
+// threading them to the run folder boots QEMU: test/kcidb-run.test.ts).
+import t from 'tap';
 import { Parser, type FinalResults } from 'tap-parser';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { spawnSync } from 'node:child_process';
@@ -325,23 +326,4 @@ t.test('run --format / --kcidb-origin: bad values are bad usage (exit 2), before
   t.equal(o.status, 2);
   t.match(o.stderr, /^omayexec-conformance: --kcidb-origin takes a KCIDB origin \(lower-case letters, digits, _\), not 'My-CI'\n$/);
   t.same(readdirSync(o.results), [], 'no run folder');
-});
-
-const missingVm = ['qemu-system-x86_64', 'apt-cache'].filter((c) => spawnSync(c, ['--version']).error);
-const vmSkip = cliSkip || (missingVm.length ? `not installed: ${missingVm.join(', ')}` : !existsSync(join(projectRoot, 'dist/guest/executor')) ? 'guest not built' : false);
-
-t.test('a real run (Debian 6.1, exec suite) with --format tap14 --kcidb-origin ci_test writes both', { skip: vmSkip }, async (t: Test) => {
-  const t0 = performance.now();
-  const r = cli(['run', '--debian', '6.1', '--suite', 'exec', '--format', 'tap14', '--kcidb-origin', 'ci_test', '--quiet']);
-  t.comment(`CLI run took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  t.equal(r.status, 0, `exit 0 (stderr: ${r.stderr.slice(-300)})`);
-  const dir = join(r.results, 'latest');
-  const d = JSON.parse(readFileSync(join(dir, 'kcidb.json'), 'utf8')) as KcidbData;
-  t.same(schemaErrors(d), [], 'kcidb.json valid');
-  t.ok([...d.checkouts, ...d.builds, ...d.tests].every((o) => o.origin === 'ci_test' && o.id.startsWith('ci_test:')), 'origin ci_test everywhere');
-  t.same(byKind(d, 'case').map((x) => x.status), Array(15).fill('PASS'), '15 passing exec cases (14 rows + the fd-leak check)');
-  const ktap = readFileSync(join(dir, 'results.ktap'), 'utf8');
-  t.match(ktap, /^TAP version 14\n1\.\.1\n# Subtest: omayexec: exec\n/, 'results.ktap is TAP 14');
-  const tap = await readTap(ktap);
-  t.same([tap.final.ok, tap.final.count, tap.children[0]?.final.count], [true, 1, 15]);
 });
