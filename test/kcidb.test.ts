@@ -6,7 +6,7 @@
 // from kcidb-io's schema facts (test/fixtures/kcidb-v5-subset.schema.json);
 // the TAP 14 form is read back with tap-parser. Last, the CLI refuses bad
 // --format and --kcidb-origin values before anything boots (the real run
-// threading them to the run folder boots QEMU: test/kcidb-run.test.ts).
+// threading them to the run folder boots QEMU: test/kcidb-run.vm.test.ts).
 import t from 'tap';
 import { Parser, type FinalResults } from 'tap-parser';
 import Ajv2020 from 'ajv/dist/2020.js';
