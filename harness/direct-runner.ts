@@ -3,6 +3,7 @@
 // in a private mount namespace and restores the sysctls afterwards.
 //   node direct-runner.js RUN_CONFIG.json
 import { readFileSync, writeSync } from 'node:fs';
+import { EXIT } from '../vm/errors.js';
 import { FfiBackend } from './ffi-backend.js';
 import type { RunConfig } from './protocol.js';
 import { Runner } from './runner.js';
@@ -12,7 +13,7 @@ async function main(): Promise<number> {
   const cfgPath = process.argv[2];
   if (!cfgPath) {
     process.stderr.write('usage: direct-runner.js RUN_CONFIG.json\n');
-    return 2;
+    return EXIT.badInput;
   }
   const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as RunConfig;
   let runner: Runner | null = null;
@@ -26,6 +27,6 @@ main().then(
   (code) => process.exit(code),
   (e: Error) => {
     process.stderr.write(`runner: ${e.message}\n`);
-    process.exit(6);
+    process.exit(EXIT.harness);
   },
 );

@@ -6,6 +6,8 @@ export const FRAME_HEADER = 16;
 export const MAX_PAYLOAD = 8 << 20;
 
 export const REQ = { CALLS: 1, HELPER: 2, FORK: 3, EXIT: 4, PING: 5, KILL: 16, POWEROFF: 17 } as const;
+/** Call flag bits (PROTOCOL.md). */
+export const CALL_FLAG = { closeResult: 1, stopOnError: 2 } as const;
 export const REP = {
   CALLS: 101, HELPER: 102, FORKED: 103, CHILD: 104, PONG: 105, ERROR: 106,
   READY: 110, DIED: 111, KMSG: 112, BYE: 113,
@@ -29,6 +31,11 @@ export interface Call {
   args: Arg[];
   /** Close the return value when it is an fd: the outcome is all that matters. */
   closeResult?: boolean;
+  /**
+   * Fixture setup that the rest of the batch depends on: when this call
+   * fails, no later call of the batch is made (each reports ECANCELED).
+   */
+  stopOnError?: boolean;
 }
 
 export interface CallResult {
@@ -222,7 +229,7 @@ function writeArg(w: Writer, a: Arg): void {
 export function encodeCalls(calls: Call[]): Buffer {
   const w = new Writer().u32(REQ.CALLS).u32(calls.length);
   for (const c of calls) {
-    w.u32(c.nr).u8(c.closeResult ? 1 : 0).u8(c.args.length);
+    w.u32(c.nr).u8((c.closeResult ? CALL_FLAG.closeResult : 0) | (c.stopOnError ? CALL_FLAG.stopOnError : 0)).u8(c.args.length);
     for (const a of c.args) writeArg(w, a);
   }
   return w.done();

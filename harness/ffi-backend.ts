@@ -1,7 +1,7 @@
 // The in-process backend: koffi binds libc's variadic syscall(2), so glibc
 // never rewrites flags (its open(2) wrapper may add O_LARGEFILE or route to
 // openat). Used by direct mode and the board bundle; also the reference the
-// executor is checked against (test/parity.test.ts).
+// executor is checked against (test/parity.host.test.ts).
 import { spawnSync } from 'node:child_process';
 import { constants as osConstants, machine, release } from 'node:os';
 import koffi from 'koffi';
@@ -15,6 +15,8 @@ const libc = koffi.load('libc.so.6');
 // long syscall(long number, ...); arguments are passed with explicit types.
 const rawSyscall = libc.func('long syscall(long, ...)');
 const NR_CLOSE = 3;
+/** A call after a failed stopOnError call of its batch: not made. */
+const NOT_MADE: CallResult = { ret: -1, errno: osConstants.errno.ECANCELED, outs: [] };
 
 type Typed = [string, unknown];
 
@@ -109,7 +111,12 @@ export class FfiBackend implements Backend {
   async calls(batch: Call[]): Promise<CallResult[]> {
     // A batch is a plain loop here: same calls, same order as the executor.
     const results: CallResult[] = [];
-    for (const c of batch) results.push(ffiCall(c, results));
+    let stopped = false;
+    for (const c of batch) {
+      const r: CallResult = stopped ? NOT_MADE : ffiCall(c, results);
+      stopped ||= c.stopOnError === true && r.ret === -1;
+      results.push(r);
+    }
     this.reportKmsg();
     return results;
   }

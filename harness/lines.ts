@@ -1,7 +1,7 @@
-// The one line splitter for streamed text (a child's output, a suite's TAP,
-// the console): whole lines to the callback, a carriage return before the
-// newline dropped, the last partial line on flush.
-import type { Readable } from 'node:stream';
+// The one line splitter for streamed text (a child's output through
+// vm/process-lines.ts, a suite's TAP, the console): whole lines to the
+// callback, a carriage return before the newline dropped, the last partial
+// line on flush.
 
 export class LineSplitter {
   private pending = '';
@@ -17,11 +17,4 @@ export class LineSplitter {
     if (this.pending) this.onLine(this.pending.replace(/\r$/, ''));
     this.pending = '';
   }
-}
-
-export function forEachLine(stream: Readable, onLine: (line: string) => void): void {
-  const lines = new LineSplitter(onLine);
-  stream.setEncoding('utf8');
-  stream.on('data', (c: string) => lines.push(c));
-  stream.on('end', () => lines.flush());
 }

@@ -49,24 +49,34 @@ export function objectPaths(dir: string): Record<ObjectType, string> {
   };
 }
 
-/** mkdir + tmpfs mount: one round trip, checked before anything is put in it (never into the bare directory on /tmp). */
-async function mountFresh(target: Target, opts: WorkMountOptions): Promise<string> {
-  const dir = target.uniquePath(WORK_ROOT, 'omx-test-mount-');
+/** Fixture setup the rest of its batch depends on: the executor stops the batch where it fails. */
+const setup = (c: Call): Call => ({ ...c, stopOnError: true });
+
+/** mkdir + tmpfs mount, as the first calls of a batch; nothing is put in the directory unless it is mounted. */
+function mountCalls(dir: string, opts: WorkMountOptions): Call[] {
   const flags = (opts.noexec ? MS.NOEXEC : 0) | (opts.nodev ? MS.NODEV : 0);
-  const [made, mounted] = await target.runAll([calls.mkdir(dir, 0o700), calls.mount('tmpfs', dir, 'tmpfs', flags, `mode=0700,size=${opts.size ?? '4k'}`)]);
-  if (!made!.ok) throw new Error(`fixture: mkdir ${dir} failed: ${made!.errno}`);
-  if (!mounted!.ok) {
-    await target.run(calls.rmdir(dir));
-    throw new Error(`fixture: mount tmpfs on ${dir} failed: ${mounted!.errno}`);
-  }
-  return dir;
+  return [calls.mkdir(dir, 0o700), calls.mount('tmpfs', dir, 'tmpfs', flags, `mode=0700,size=${opts.size ?? '4k'}`)].map(setup);
 }
 
 const releaseCalls = (dir: string): Call[] => [calls.umount2(dir, MNT_DETACH), calls.rmdir(dir)];
 
-/** The objects of a work mount; the first call is at the start of its batch (fileCalls refers to it). */
-function objectCalls(paths: Record<ObjectType, string>, opts: WorkMountOptions): Call[] {
-  const nodes: Call[] = opts.copyFrom ? [] : fileCalls(paths.regular, opts.content ?? SCRIPT_BODY, opts.mode);
+/**
+ * After a batch that began with mountCalls and objectCalls: throws the
+ * fixture error of the first setup call that failed, once what was made is
+ * undone (the directory removed, or the mount released).
+ */
+async function checkSetup(target: Target, dir: string, rs: SysResult[], setupCount: number): Promise<void> {
+  const bad = rs.slice(0, setupCount).findIndex((r) => !r.ok);
+  if (bad < 0) return;
+  const what = bad === 0 ? `mkdir ${dir}` : bad === 1 ? `mount tmpfs on ${dir}` : `work mount objects: call ${bad - 1}`;
+  if (bad === 1) await target.run(calls.rmdir(dir));
+  else if (bad > 1) await target.runAll(releaseCalls(dir));
+  throw new Error(`fixture: ${what} failed: ${rs[bad]!.errno}`);
+}
+
+/** The objects of a work mount; `at` is the index of its first call in the batch (fileCalls refers to it). */
+function objectCalls(paths: Record<ObjectType, string>, opts: WorkMountOptions, at = 0): Call[] {
+  const nodes: Call[] = opts.copyFrom ? [] : shifted(fileCalls(paths.regular, opts.content ?? SCRIPT_BODY, opts.mode), at);
   nodes.push(
     calls.mkdir(paths.directory, 0o700),
     calls.chmod(paths.directory, opts.mode),
@@ -78,42 +88,50 @@ function objectCalls(paths: Record<ObjectType, string>, opts: WorkMountOptions):
   );
   // mknod honours the umask; make the modes exact.
   for (const k of ['char', 'block', 'fifo', 'socket'] as const) nodes.push(calls.chmod(paths[k], 0o400));
-  return nodes;
+  return nodes.map(setup);
 }
 
 export async function makeWorkMount(target: Target, opts: WorkMountOptions): Promise<WorkMount> {
-  const dir = await mountFresh(target, opts);
+  const dir = target.uniquePath(WORK_ROOT, 'omx-test-mount-');
+  const paths = objectPaths(dir);
   const release = async () => {
     await target.runAll(releaseCalls(dir));
   };
-  try {
-    const paths = objectPaths(dir);
-    if (opts.copyFrom) await target.copyFile(opts.copyFrom, paths.regular, opts.mode);
-    await target.mustAll('work mount objects', objectCalls(paths, opts));
+  const mount = mountCalls(dir, opts);
+  if (opts.copyFrom) {
+    // The copy takes round trips of its own: mount first, then copy, then the other objects.
+    await checkSetup(target, dir, await target.runAll(mount), mount.length);
+    try {
+      await target.copyFile(opts.copyFrom, paths.regular, opts.mode);
+      await target.mustAll('work mount objects', objectCalls(paths, opts));
+    } catch (e) {
+      await release();
+      throw e;
+    }
     return { dir, paths, release };
-  } catch (e) {
-    await release();
-    throw e;
   }
+  const batch = [...mount, ...objectCalls(paths, opts, mount.length)];
+  await checkSetup(target, dir, await target.runAll(batch), batch.length);
+  return { dir, paths, release };
 }
 
 /**
  * A fresh work mount for one batch of calls (`rowCalls`, whose RESULT
- * arguments count from its own first call): the mount in one round trip,
- * then the objects, the row and the release in a second. Returns the row's
- * results; an object that could not be made is a fixture error.
+ * arguments count from its own first call), in one round trip: the mount,
+ * the objects, the row, the release. Returns the row's results; a mount or
+ * an object that could not be made is a fixture error.
  */
 export async function inFreshWorkMount(target: Target, opts: Omit<WorkMountOptions, 'copyFrom'>, rowCalls: (m: Omit<WorkMount, 'release'>) => Call[]): Promise<SysResult[]> {
-  const dir = await mountFresh(target, opts);
+  const dir = target.uniquePath(WORK_ROOT, 'omx-test-mount-');
   const paths = objectPaths(dir);
-  const objects = objectCalls(paths, opts);
+  const setupCalls = [...mountCalls(dir, opts)];
+  setupCalls.push(...objectCalls(paths, opts, setupCalls.length));
   const row = rowCalls({ dir, paths });
-  const rs = await target.runAll([...objects, ...shifted(row, objects.length), ...releaseCalls(dir)]);
-  const bad = rs.slice(0, objects.length).findIndex((r) => !r.ok);
+  const rs = await target.runAll([...setupCalls, ...shifted(row, setupCalls.length), ...releaseCalls(dir)]);
+  await checkSetup(target, dir, rs, setupCalls.length);
   const released = rs.slice(-2);
   if (!released.every((r) => r.ok)) throw new Error(`fixture: releasing ${dir} failed: ${released.map((r) => r.errno ?? 'ok').join(', ')}`);
-  if (bad >= 0) throw new Error(`fixture: work mount objects: call ${bad + 1} failed: ${rs[bad]!.errno}`);
-  return rs.slice(objects.length, objects.length + row.length);
+  return rs.slice(setupCalls.length, setupCalls.length + row.length);
 }
 
 /** Run fn with a fresh work mount, always releasing it. */
@@ -146,10 +164,10 @@ export async function withWorkMounts<T>(target: Target, opts: WorkMountOptions[]
  */
 export type LoopDevice = 'present' | 'absent' | 'unknown';
 
-export async function loopDevice(target: Target): Promise<LoopDevice> {
-  if (await target.exists('/sys/dev/block/7:0')) return 'present';
-  if (!(await target.exists('/sys/dev/block'))) return 'unknown';
-  const devices = (await target.readFile('/proc/devices')).toString('utf8');
+export async function loopDevice(target: Target, root = ''): Promise<LoopDevice> {
+  if (await target.exists(`${root}/sys/dev/block/7:0`)) return 'present';
+  if (!(await target.exists(`${root}/sys/dev/block`))) return 'unknown';
+  const devices = (await target.readFile(`${root}/proc/devices`)).toString('utf8');
   const block = devices.slice(Math.max(devices.indexOf('Block devices:'), 0));
   return /^\s*7 loop$/m.test(block) ? 'unknown' : 'absent';
 }

@@ -8,23 +8,10 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import tmp from 'tmp';
 import { bundledSuites } from '../vm/run.js';
+import { runCli, type Ran } from './fixtures/cli.js';
 import { projectRoot } from './fixtures/load.js';
 
-tmp.setGracefulCleanup();
-const BIN = join(projectRoot, 'bin/omayexec-conformance.js');
-
-interface Ran { status: number | null; stdout: string; stderr: string; errLines: string[]; resultsDir: string }
-
-function cli(args: string[], env: Record<string, string> = {}): Ran {
-  const results = tmp.dirSync({ unsafeCleanup: true, prefix: 'omx-cli-results-' });
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: projectRoot,
-    encoding: 'utf8',
-    timeout: 120_000,
-    env: { ...process.env, OMAYEXEC_RESULTS: results.name, ...env },
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, errLines: r.stderr.split('\n').filter((l) => l.trim()), resultsDir: results.name };
-}
+const cli = (args: string[], env: Record<string, string> = {}): Ran => runCli(args, { env });
 
 function oneCleanLine(t: Test, r: Ran, re: RegExp): void {
   t.equal(r.errLines.length, 1, `exactly one stderr line (got: ${JSON.stringify(r.stderr)})`);
@@ -125,29 +112,21 @@ t.test('bad paths are bad input: one line naming the path, exit 2', async (t) =>
   }
 });
 
-t.test('results folder read-only, not a folder, or full: one clear line, nothing half-written left', { skip: process.getuid?.() !== 0 ? 'mounts need root' : false }, async (t) => {
+t.test('results folder read-only or not a folder: one clear line', { skip: process.getuid?.() !== 0 ? 'mounts need root' : false }, async (t) => {
   const base = tmp.dirSync({ unsafeCleanup: true }).name;
   const notDir = join(base, 'file');
   writeFileSync(notDir, 'x');
   const ro = join(base, 'ro');
-  const full = join(base, 'full');
-  for (const d of [ro, full]) spawnSync('mkdir', [d]);
+  spawnSync('mkdir', [ro]);
   t.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'omx-ro', ro]).status, 0, 'a read-only tmpfs');
-  t.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'omx-full', full]).status, 0, 'a 64 KB tmpfs');
   try {
     for (const [root, code] of [[ro, 'EROFS'], [notDir, 'ENOTDIR']] as const) {
       const r = cli(['run', '--direct', '--suite', 'exec'], { OMAYEXEC_RESULTS: root });
       t.equal(r.status, 2, `${code}: exit 2`);
       oneCleanLine(t, r, new RegExp(`results folder ${root} is not writable \\(${code}\\)`));
     }
-    const r = cli(['run', '--reference', '6.1', '--suite', 'exec', '--quiet'], { OMAYEXEC_RESULTS: full });
-    t.equal(r.status, 6, 'full disk: exit 6');
-    t.match(r.stderr, /no space left on device while writing .*full/, `it says ENOSPC and where (${r.stderr.trim()})`);
-    const left = spawnSync('find', [full, '-name', '*.cpio'], { encoding: 'utf8' }).stdout.trim();
-    t.equal(left, '', 'no partial run.cpio left on the full disk');
   } finally {
     spawnSync('umount', [ro]);
-    spawnSync('umount', [full]);
   }
 });
 

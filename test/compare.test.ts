@@ -5,17 +5,16 @@
 // status (`node bin/omayexec-conformance.js compare A B`): 1 with a
 // regression, 0 without.
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tmp from 'tmp';
 import { compareRuns, formatComparison, loadRun, type Comparison } from '../vm/compare.js';
 import type { RunRecord } from '../vm/record.js';
+import { runCli } from './fixtures/cli.js';
 import { fixturesDir, projectRoot } from './fixtures/load.js';
 
 tmp.setGracefulCleanup();
 const RECORDED = join(fixturesDir, 'runs-recorded');
-const BIN = join(projectRoot, 'bin/omayexec-conformance.js');
 const STOCK = join(RECORDED, 'debian-6.1-stock');
 const REFERENCE = join(RECORDED, 'reference-6.1-pass');
 const REFERENCE_IMA_ERROR = join(RECORDED, 'reference-6.1-ima-error');
@@ -24,9 +23,7 @@ const O_MAYEXEC_SUITES = ['omayexec-policy', 'omayexec-sysctl', 'omayexec-extra'
 const cliSkip = existsSync(join(projectRoot, 'dist/vm/cli.js')) ? false : 'not built (npm run build)';
 
 function compareCli(a: string, b: string, json = false) {
-  const r = spawnSync(process.execPath, [BIN, 'compare', a, b, ...(json ? ['--json'] : [])], {
-    cwd: projectRoot, encoding: 'utf8', timeout: 60_000, env: { ...process.env, OMAYEXEC_RESULTS: tmp.dirSync({ unsafeCleanup: true }).name },
-  });
+  const r = runCli(['compare', a, b, ...(json ? ['--json'] : [])], { timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -18,10 +18,10 @@ import { casePath, casePaths, kcidbJson, suiteNode, toKcidb } from '../vm/kcidb.
 import { KCIDB_PATH_RE, type KcidbData, type KcidbTest } from '../vm/kcidb-schema.js';
 import { toTap14 } from '../vm/ktap.js';
 import { DEFAULT_CI_OUTPUT } from '../vm/results.js';
+import { runCli } from './fixtures/cli.js';
 import { fixturesDir, projectRoot, recordedRun as recorded, type RecordedRun as Recorded } from './fixtures/load.js';
 
 tmp.setGracefulCleanup();
-const BIN = join(projectRoot, 'bin/omayexec-conformance.js');
 
 const RUNS = ['reference-6.1-pass', 'reference-6.1-ima-error', 'fault-dir-eacces', 'debian-6.1-stock', 'debian-6.1-skip', 'debian-6.1-panic'];
 const RUN_STATUS: Record<string, string> = {
@@ -311,11 +311,8 @@ const cliSkip = (() => {
 })();
 
 function cli(args: string[], env: Record<string, string> = {}) {
-  const results = tmp.dirSync({ unsafeCleanup: true, prefix: 'omx-kcidb-cli-' }).name;
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: projectRoot, encoding: 'utf8', timeout: 300_000, env: { ...process.env, OMAYEXEC_RESULTS: results, ...env },
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, results };
+  const r = runCli(args, { env, timeout: 300_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, results: r.resultsDir };
 }
 
 t.test('run --format / --kcidb-origin: bad values are bad usage (exit 2), before anything boots', { skip: cliSkip }, async (t) => {

@@ -1,22 +1,20 @@
-// Unit tests of the reference kernel build recipe (vm/kernel/build.ts):
+// Unit tests of the reference kernel build recipe (vm/kernel/):
 // cache keys, the config-fragment check, patch parsing, the incremental
-// work-tree switch, and the patch series against Debian's pristine trees.
+// work-tree switch, the patch series against Debian's pristine trees, and
+// buildKernel and `kernel build` on a fake kernel tree (nothing compiles).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import {
-  checkFragment,
-  computeKey,
-  defaultCacheDir,
-  kernelBuildCommand,
-  seriesPatches,
-  syncWorkTree,
-  touchedFiles,
-  type KeyInput,
-  type Series,
-} from '../vm/kernel/build.js';
+import { commandFailure, EXIT, HarnessError } from '../vm/errors.js';
+import { checkFragment } from '../vm/kconfig.js';
+import { cacheRoot } from '../vm/paths.js';
+import { buildKernel } from '../vm/kernel/build.js';
+import { computeKey, type KeyInput } from '../vm/kernel/keys.js';
+import { seriesPatches, type Series } from '../vm/kernel/recipe.js';
+import { syncWorkTree, touchedFiles } from '../vm/kernel/work-tree.js';
+import { projectRoot } from './fixtures/load.js';
 
 t.test('computeKey: stable for the same inputs, changes with each input', async (t) => {
   const base: KeyInput = {
@@ -136,16 +134,19 @@ t.test('touchedFiles parses headers, skips hunk bodies', async (t) => {
 t.test('seriesPatches', async (t) => {
   for (const s of ['6.1', '6.12'] as Series[]) {
     const ps = seriesPatches(s, 'omayexec-v7');
-    t.equal(ps.length, 3, `${s}: three patches`);
+    t.equal(ps.length, 4, `${s}: four patches`);
     t.same(
       ps.map((p) => basename(p)),
-      ['0001-fs-add-O_MAYEXEC-open-flag.patch', '0002-fs-enforce-O_MAYEXEC-in-may_open.patch', '0003-ima-add-MAY_OPENEXEC-policy-mask.patch'],
+      [
+        '0001-fs-add-O_MAYEXEC-open-flag.patch', '0002-fs-enforce-O_MAYEXEC-in-may_open.patch', '0003-ima-add-MAY_OPENEXEC-policy-mask.patch',
+        '0004-fs-O_MAYEXEC-on-an-unserved-block-node-is-ENXIO.patch',
+      ],
       `${s}: in order`,
     );
     for (const p of ps) {
       const text = readFileSync(p, 'utf8');
       t.match(text, /^From [0-9a-f]{40} /, `${basename(p)}: git format-patch header`);
-      t.match(text, /\nSubject: \[PATCH \d\/3\] /, `${basename(p)}: subject`);
+      t.match(text, /\nSubject: \[PATCH \d\/4\] /, `${basename(p)}: subject`);
     }
     t.same(seriesPatches(s, 'none'), [], `${s}: none = no patch`);
   }
@@ -206,19 +207,90 @@ t.test('syncWorkTree switches patch sets and keeps unchanged mtimes', async (t) 
 
   const bad = join(dir, 'bad.patch');
   writeFileSync(bad, `--- a/src/b.c\n+++ b/src/b.c\n@@ -1 +1 @@\n-int nothing;\n+int y;\n`);
-  await t.rejects(syncWorkTree(pristine, work, state, [bad]), /does not apply/, 'a patch that does not apply is an error');
+  const failed = await syncWorkTree(pristine, work, state, [bad]).then(() => null, (e: unknown) => e);
+  t.ok(failed instanceof HarnessError, 'a patch that does not apply is a harness error');
+  const message = (failed as Error).message;
+  t.match(message, /^patch .*bad\.patch does not apply \(patch -p1 --fuzz=0, exit 1\): src\/b\.c: Hunk #1 FAILED at 1\.$/, 'one line naming the hunk');
+  t.same(commandFailure(failed), { exitCode: EXIT.harness, line: `omayexec-conformance: harness error: ${message}` }, 'the CLI: exit 6, that line');
   t.equal(readFileSync(join(work, 'src/b.c'), 'utf8'), 'int x;\n', 'and the work tree is left as it was');
 });
 
+/**
+ * A kernel tree in name only: its make targets and merge_config.sh do in a
+ * blink what the build expects of them (a .config, CC lines, a bzImage), so
+ * buildKernel's steps run for real without compiling anything.
+ */
+function fakeKernelTree(root: string, o: { failing?: 'tinyconfig' | 'bzImage' } = {}): void {
+  mkdirSync(join(root, 'scripts/kconfig'), { recursive: true });
+  mkdirSync(join(root, 'src'), { recursive: true });
+  writeFileSync(join(root, 'src/b.c'), 'int x;\n');
+  const fail = (target: string) => (o.failing === target ? ['\t@echo "src/b.c:1:1: error: this tree is a fake"; exit 1'] : []);
+  writeFileSync(
+    join(root, 'Makefile'),
+    [
+      'tinyconfig:',
+      ...fail('tinyconfig'),
+      '\t@echo "  GEN     tinyconfig"; echo "CONFIG_64BIT=y" > $(O)/.config',
+      'olddefconfig:',
+      '\t@true',
+      'bzImage:',
+      ...fail('bzImage'),
+      '\t@echo "  CC      init/main.o"; echo "  CC      fs/namei.o"',
+      '\t@mkdir -p $(O)/arch/x86/boot $(O)/include/config; echo image > $(O)/arch/x86/boot/bzImage; echo 6.1.0-fake > $(O)/include/config/kernel.release',
+      '',
+    ].join('\n'),
+  );
+  // merge_config.sh -m -O DIR CONFIG FRAGMENT
+  writeFileSync(join(root, 'scripts/kconfig/merge_config.sh'), '#!/bin/sh\ncat "$5" >> "$4"\n', { mode: 0o755 });
+}
+
+const goodPatch = `--- a/src/b.c\n+++ b/src/b.c\n@@ -1 +1 @@\n-int x;\n+int y;\n`;
+
+t.test('buildKernel runs its steps on a fake tree: built, stored, then found in the cache', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'omayexec-fakebuild-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const tree = join(dir, 'tree');
+  fakeKernelTree(tree);
+  const patch = join(dir, 'good.patch');
+  writeFileSync(patch, goodPatch);
+  const cacheDir = join(dir, 'cache');
+  const lines: string[] = [];
+  const o = { series: '6.1' as const, patches: 'none' as const, source: tree, extraPatches: [patch], cacheDir, log: (l: string) => lines.push(l) };
+
+  const first = await buildKernel(o);
+  t.equal(first.cached, false, 'built');
+  t.equal(first.image, join(cacheDir, 'kernels', first.key, 'bzImage'));
+  t.equal(readFileSync(first.image, 'utf8'), 'image\n', 'the image make left, stored');
+  t.match(readFileSync(first.config, 'utf8'), /^CONFIG_64BIT=y\n[^]*CONFIG_TMPFS=y\n/, 'the .config: tinyconfig + fragment');
+  const meta = JSON.parse(readFileSync(join(cacheDir, 'kernels', first.key, 'meta.json'), 'utf8')) as Record<string, unknown>;
+  t.match(meta, { key: first.key, series: '6.1', patches: 'none', patchFiles: [], extraPatches: [{ path: patch }], source: tree, compiledObjects: 2, kernelRelease: '6.1.0-fake', imageBytes: 6 });
+  t.equal(Object.keys(meta).pop(), 'buildDir', 'meta.json fields in their old order');
+  const work = readdirSync(join(cacheDir, 'work')).find((f) => /^linux-custom-[0-9a-f]{16}$/.test(f))!;
+  t.equal(readFileSync(join(cacheDir, 'work', work, 'src/b.c'), 'utf8'), 'int y;\n', 'the work tree carries the patch');
+  t.equal(readFileSync(join(tree, 'src/b.c'), 'utf8'), 'int x;\n', 'the source tree is untouched');
+  t.match(readFileSync(join(cacheDir, 'logs', `${first.key}.log`), 'utf8'), /CC {6}fs\/namei\.o/, 'make output in the build log');
+  t.notOk(existsSync(join(cacheDir, 'work', `${work}.lock`)), 'lock released');
+  t.ok(lines.some((l) => l.startsWith('[done] ')), 'progress ends with [done]');
+
+  const again = await buildKernel(o);
+  t.same([again.cached, again.key, again.image], [true, first.key, first.image], 'same inputs: the cached image');
+
+  writeFileSync(first.image, 'damaged');
+  const rebuilt = await buildKernel(o);
+  t.same([rebuilt.cached, rebuilt.key], [false, first.key], 'a damaged entry is rebuilt');
+  t.equal(readFileSync(rebuilt.image, 'utf8'), 'image\n');
+});
+
 for (const series of ['6.1', '6.12'] as Series[]) {
-  const pristine = join(defaultCacheDir(), 'src', `linux-source-${series}`);
+  const pristine = join(cacheRoot(), 'src', `linux-source-${series}`);
   const present = existsSync(join(pristine, 'Makefile')) && existsSync(join(pristine, 'fs/namei.c'));
   t.test(
     `omayexec-v7 series applies to Debian's pristine ${series} tree`,
     { skip: present ? false : `pristine tree ${pristine} is absent (run a kernel build once to unpack it)` },
     async (t) => {
       const patches = seriesPatches(series, 'omayexec-v7');
-      for (const p of patches) {
+      // 0001-0003 apply on their own; 0004 builds on 0002's may_open().
+      for (const p of patches.slice(0, 3)) {
         const r = sh('patch', ['-p1', '--dry-run', '--batch', '--fuzz=0', '-d', pristine, '-i', p]);
         t.equal(r.status, 0, `patch -p1 --dry-run ${basename(p)}`, { output: r.stdout + r.stderr });
       }
@@ -236,6 +308,8 @@ for (const series of ['6.1', '6.12'] as Series[]) {
       t.match(namei, /capable\(CAP_SYS_ADMIN\)/, 'CAP_SYS_ADMIN on write');
       const handlerArg = series === '6.1' ? /proc_open_mayexec_enforce\(struct ctl_table \*table/ : /proc_open_mayexec_enforce\(const struct ctl_table \*table/;
       t.match(namei, handlerArg, `handler signature for ${series}`);
+      t.match(namei, /!blkdev_present\(inode->i_rdev\)\)\s*\n\s*return -ENXIO;/, 'an unserved block node is ENXIO under a policy');
+      t.match(readFileSync(join(work, 'block/bdev.c'), 'utf8'), /^bool blkdev_present\(dev_t dev\)$/m, 'blkdev_present() defined in the block layer');
       t.match(readFileSync(join(work, 'include/uapi/asm-generic/fcntl.h'), 'utf8'), /#define O_MAYEXEC\s+040000000/);
       t.match(readFileSync(join(work, 'include/linux/fs.h'), 'utf8'), /#define MAY_OPENEXEC\s+0x00000100/);
       t.match(readFileSync(join(work, 'fs/fcntl.c'), 'utf8'), /BUILD_BUG_ON\(22 - 1/);
@@ -244,22 +318,65 @@ for (const series of ['6.1', '6.12'] as Series[]) {
   );
 }
 
-t.test('kernelBuildCommand rejects bad arguments with exit code 2', async (t) => {
-  const write = process.stderr.write.bind(process.stderr);
-  const lines: string[] = [];
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    lines.push(String(chunk));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    t.equal(await kernelBuildCommand([]), 2, 'no --series');
-    t.equal(await kernelBuildCommand(['--series', '5.4']), 2, 'unknown series');
-    t.equal(await kernelBuildCommand(['--series', '6.1', '--patches', 'v6']), 2, 'unknown patch set');
-    t.equal(await kernelBuildCommand(['--series', '6.1', '--source', '/nonexistent']), 2, 'missing source');
-    t.equal(await kernelBuildCommand(['--series=6.1', '--bogus']), 2, 'unknown flag');
-  } finally {
-    process.stderr.write = write;
+/** `omayexec-conformance kernel build ARGS` as a user runs it, with its own cache. */
+function kernelBuild(args: string[], cache: string): { status: number | null; stdout: string; errLines: string[] } {
+  const r = spawnSync(process.execPath, [join(projectRoot, 'bin/omayexec-conformance.js'), 'kernel', 'build', ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, OMAYEXEC_CACHE: cache },
+  });
+  return { status: r.status, stdout: r.stdout, errLines: r.stderr.split('\n').filter((l) => l.trim()) };
+}
+
+t.test('kernel build: bad options are bad usage, one line and exit 2, as elsewhere in the CLI', async (t) => {
+  const cache = mkdtempSync(join(tmpdir(), 'omayexec-cli-cache-'));
+  t.teardown(() => rmSync(cache, { recursive: true, force: true }));
+  const cases: [string[], RegExp][] = [
+    [[], /kernel build needs --series 6\.1\|6\.12$/],
+    [['--series', '5.4'], /unknown series '5\.4'; valid: 6\.1, 6\.12$/],
+    [['--series', '6.1', '--patches', 'v6'], /unknown patch set 'v6'; valid: omayexec-v7, none$/],
+    [['--series', '6.1', '--source', '/nonexistent'], /--source \/nonexistent is not a kernel tree \(no Makefile\)$/],
+    [['--series', '6.1', '--extra-patch', '/nonexistent.patch'], /extra patch \/nonexistent\.patch: no such file$/],
+    [['--series=6.1', '--bogus'], /Unknown option '--bogus'/],
+    [['--series', '6.1', '--series=6.12'], /--series given 2 times: give it once$/],
+    [['--series'], /Option '--series <value>' argument missing/],
+  ];
+  for (const [args, message] of cases) {
+    const r = kernelBuild(args, cache);
+    t.equal(r.status, 2, `${args.join(' ') || '(no option)'}: exit 2`);
+    t.equal(r.errLines.length, 1, `one line (${JSON.stringify(r.errLines)})`);
+    t.match(r.errLines[0], /^omayexec-conformance: /);
+    t.match(r.errLines[0], message);
   }
-  t.equal(lines.length, 5, 'one line each');
-  for (const l of lines) t.match(l, /^kernel build: .+\n$/);
+  t.same(readdirSync(cache), [], 'nothing written to the cache');
+  const help = kernelBuild(['--help'], cache);
+  t.equal(help.status, 0, '--help: exit 0');
+  t.match(help.stdout, /^usage: omayexec-conformance kernel build --series/);
+});
+
+t.test('kernel build: a patch that does not apply, or a failed build, is a harness error: exit 6 and one error line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'omayexec-cli-fail-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const bad = join(dir, 'bad.patch');
+  writeFileSync(bad, `--- a/src/b.c\n+++ b/src/b.c\n@@ -1 +1 @@\n-int nothing;\n+int y;\n`);
+  const tree = join(dir, 'tree');
+  fakeKernelTree(tree);
+  const failing = join(dir, 'failing-tree');
+  fakeKernelTree(failing, { failing: 'bzImage' });
+  const runs: [string, string[], RegExp][] = [
+    ['a patch that does not apply', ['--source', tree, '--extra-patch', bad], /^patch .*\/bad\.patch does not apply \(patch -p1 --fuzz=0, exit 1\): src\/b\.c: Hunk #1 FAILED at 1\.$/],
+    ['make bzImage fails', ['--source', failing], /^make bzImage \(6\.1, none\) failed \(exit 2\): src\/b\.c:1:1: error: this tree is a fake; full log: .*\/logs\/[0-9a-f]{64}\.log$/],
+  ];
+  for (const [what, args, message] of runs) {
+    const r = kernelBuild(['--series', '6.1', '--patches', 'none', ...args], join(dir, 'cache'));
+    t.equal(r.status, 6, `${what}: exit 6 (boot failure or harness error), not 1 (a case failed)`);
+    const errors = r.errLines.filter((l) => l.startsWith('omayexec-conformance:'));
+    t.equal(errors.length, 1, `${what}: one error line`);
+    t.equal(r.errLines[r.errLines.length - 1], errors[0], 'the last line');
+    t.match(errors[0], /^omayexec-conformance: harness error: /, 'reported as a harness error, not an internal one');
+    t.match(errors[0]?.replace(/^omayexec-conformance: harness error: /, ''), message);
+    t.ok(r.errLines.slice(0, -1).every((l) => l.startsWith('[')), `${what}: every other line is progress`);
+    t.notOk(r.errLines.some((l) => l.startsWith('    at ')), 'no stack trace');
+    t.equal(r.stdout, '', 'no image path on stdout');
+  }
 });

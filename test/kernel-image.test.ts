@@ -5,7 +5,8 @@ import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } fro
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import tmp from 'tmp';
-import { BadInputError, inspectKernel } from '../vm/kernel-image.js';
+import { BadInputError } from '../vm/errors.js';
+import { inspectKernel } from '../vm/kernel-image.js';
 
 tmp.setGracefulCleanup();
 const dir = tmp.dirSync({ unsafeCleanup: true, prefix: 'omx-kimg-' });

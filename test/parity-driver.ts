@@ -1,6 +1,6 @@
 // Runs every suite through both targets on this machine's kernel and prints
 // what each reported, as JSON: the ffi target (koffi, in this process) and
-// the executor (a local child over pipes). Started by test/parity.test.ts in
+// the executor (a local child over pipes). Started by test/parity.host.test.ts in
 // a private mount namespace, as root.
 import { FfiBackend } from '../harness/ffi-backend.js';
 import { startLocalExecutor } from '../harness/local-executor.js';

@@ -12,9 +12,11 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { offerChannels } from './fifo-channel.js';
 import { CpioWriter } from './cpio.js';
+import { EXIT } from './errors.js';
 import { fetchDebianKernel } from './debian.js';
 import { ensureBaseArchive } from './initramfs.js';
 import { projectRoot, resultsRoot } from './paths.js';
+import { spawnLines } from './process-lines.js';
 import { chooseAccel, qemuArgs } from './qemu.js';
 import type { RunRecord } from './record.js';
 
@@ -53,17 +55,14 @@ function bootFloor(k: KernelUnderBench, initrd: string, dir: string): Promise<nu
     consoleLog: '', channelDir: dir, bootTimeoutSec: 60, runTimeoutSec: 60, resultLineCount: () => 0,
   }, accel);
   const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn('qemu-system-x86_64', argv, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('close', () => {
-      clearTimeout(timer);
-      for (const c of channels) c.close();
-      if (!out.includes('init reached')) reject(new Error(`floor guest did not reach /init: ${out.slice(-300)}`));
-      else resolve((performance.now() - t0) / 1000);
-    });
+  const out: string[] = [];
+  const { child, ended } = spawnLines('qemu-system-x86_64', argv, { stderr: 'inherit', onLine: (l) => out.push(l) });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  return ended.then(() => {
+    clearTimeout(timer);
+    for (const c of channels) c.close();
+    if (!out.some((l) => l.includes('init reached'))) throw new Error(`floor guest did not reach /init: ${out.join('\n').slice(-300)}`);
+    return (performance.now() - t0) / 1000;
   });
 }
 
@@ -206,13 +205,13 @@ async function main(): Promise<number> {
     for (const [k, v] of Object.entries(r.cold)) if (k === 'wall' || k === 'initramfs') row(`cold base archive: ${k}`, v);
   }
   console.log(`\nwritten: ${out}`);
-  return 0;
+  return EXIT.ok;
 }
 
 main().then(
   (c) => process.exit(c),
   (e: Error) => {
     console.error(`bench: ${e.message}`);
-    process.exit(6);
+    process.exit(EXIT.harness);
   },
 );

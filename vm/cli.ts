@@ -1,17 +1,16 @@
 // The command line: run, kernel build, pack, compare... Bad input gets one
 // clear line and exit 2; harness failures exit 6; never a stack trace.
 import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MAX_TIMEOUT_SEC } from './run.js';
 import { orderSuites } from '../suites/index.js';
 import { isProfileName, PROFILE_NAMES } from '../harness/profiles.js';
 import { DEBIAN_SERIES, fetchDebianKernel, type DebianSeries } from './debian.js';
-import { HarnessError } from './initramfs.js';
-import { BadInputError } from './kernel-image.js';
-import { QemuMissingError, UnsupportedArchError } from './qemu.js';
+import { BadInputError, commandFailure, EXIT, HarnessError } from './errors.js';
+import { PATCH_SETS, SERIES } from './kernel/recipe.js';
 import { Progress, type Verbosity } from './progress.js';
 import { availableSuites, runDirect, runInVm, type RunOptions } from './run.js';
-import { EXIT_BAD_INPUT } from './verdict.js';
 import { isKcidbOrigin } from './kcidb-schema.js';
 import { DEFAULT_CI_OUTPUT, RESULT_FORMATS } from './results.js';
 
@@ -24,7 +23,8 @@ commands:
       [--config FILE | --skip-config-check]
       [--format ktap|tap14] [--kcidb-origin NAME]  results.ktap form; origin of kcidb.json's ids
       With no kernel option: the reference kernel 6.1 (built once, then cached).
-  kernel build --series 6.1|6.12 [--source DIR] [--patches omayexec-v7|none]
+  kernel build --series 6.1|6.12 [--source DIR] [--patches omayexec-v7|none] [--extra-patch FILE]...
+                                    the image path on stdout; exit 6 if a patch or the build fails
   mutants [--series 6.1] [--only FAULT]...  build and verify each fault-injected kernel;
                                     exit 1 if a fault survives or the reference fails
   pack [-o FILE]                    a self-contained bundle to run on a device with its own node
@@ -140,7 +140,7 @@ async function runCommand(argv: string[]): Promise<number> {
     o.modules = k.modules;
     o.kernelSource = `debian ${k.package} ${k.version}`;
   } else {
-    const series = oneOf('reference series', values.reference ?? '6.1', ['6.1', '6.12'] as const);
+    const series = oneOf('reference series', values.reference ?? '6.1', SERIES);
     progress.phase(`kernel: reference ${series} with the omayexec-v7 patches (built once, then cached)`);
     const { buildKernel } = await kernelBuilder();
     const k = await buildKernel({ series, patches: 'omayexec-v7', log: (l: string) => progress.info(l) });
@@ -162,6 +162,40 @@ async function runCommand(argv: string[]): Promise<number> {
   return record.exitCode;
 }
 
+const KERNEL_BUILD_USAGE =
+  'usage: omayexec-conformance kernel build --series 6.1|6.12 [--source DIR] [--patches omayexec-v7|none] [--extra-patch FILE]...';
+
+const KERNEL_BUILD_OPTIONS = {
+  series: { type: 'string' },
+  source: { type: 'string' },
+  patches: { type: 'string' },
+  'extra-patch': { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** The reference kernel's image path on stdout, the build's progress on stderr. */
+async function kernelBuildCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, strict: true, options: KERNEL_BUILD_OPTIONS });
+  refuseRepeated(argv, KERNEL_BUILD_OPTIONS);
+  if (values.help) {
+    console.log(KERNEL_BUILD_USAGE);
+    return EXIT.ok;
+  }
+  if (values.series === undefined) throw new UsageError(`kernel build needs --series ${SERIES.join('|')}`);
+  const series = oneOf('series', values.series, SERIES);
+  const patches = oneOf('patch set', values.patches ?? 'omayexec-v7', PATCH_SETS);
+  if (values.source === '') throw new UsageError('--source needs a directory');
+  const extraPatches = (values['extra-patch'] ?? []).map((p) => {
+    if (!p) throw new UsageError('--extra-patch needs a file');
+    return resolve(p);
+  });
+  const { buildKernel } = await kernelBuilder();
+  const r = await buildKernel({ series, source: values.source, patches, extraPatches, log: (l) => process.stderr.write(l + '\n') });
+  process.stderr.write(`kernel ${series} ${patches}: key ${r.key}${r.cached ? ' (cached)' : ''}, ${r.seconds.toFixed(1)} s\n`);
+  process.stdout.write(r.image + '\n');
+  return EXIT.ok;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
@@ -175,14 +209,14 @@ export async function main(argv: string[]): Promise<number> {
         const c = compareRuns(loadRun(positionals[0]!), loadRun(positionals[1]!));
         console.log(values.json ? JSON.stringify(c, null, 2) : formatComparison(c));
         // A kernel that lost a feature (cases that passed now skip) regressed too.
-        return c.regressions.length || c.lost.length ? 1 : 0;
+        return c.regressions.length || c.lost.length ? EXIT.failed : EXIT.ok;
       }
       case 'pack': {
         const { values } = parseArgs({ args: rest, options: { output: { type: 'string', short: 'o' } } });
         const { pack } = await import('./pack.js');
         const out = pack(values.output ?? `omayexec-conformance-${process.arch}.tar.gz`);
         console.log(`${out}\non the device: tar xzf it, then: sudo ./omayexec-conformance/run_omayexec.sh > omayexec.raw\nback here: omayexec-conformance ingest omayexec.raw`);
-        return 0;
+        return EXIT.ok;
       }
       case 'ingest': {
         const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
@@ -194,48 +228,30 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'mutants': {
         const { values } = parseArgs({ args: rest, options: { series: { type: 'string' }, only: { type: 'string', multiple: true }, quiet: { type: 'boolean' } } });
-        const series = oneOf('series', values.series ?? '6.1', ['6.1', '6.12'] as const);
+        const series = oneOf('series', values.series ?? '6.1', SERIES);
         const { formatMatrix, listFaults, pinned, runMutants } = await import('./mutants.js');
         if (!listFaults(series).length) throw new UsageError(`no fault patches for series ${series} (vm/kernel/faults/${series}/)`);
         const progress = new Progress(values.quiet ? 'quiet' : 'normal');
         const { results, referencePass, dir, seconds } = await runMutants(series, values.only ?? [], progress);
         console.log(formatMatrix(results, referencePass ? 'pass' : 'NOT PASSING', seconds));
         console.log(`written: ${dir}/mutants.json`);
-        return referencePass && results.every(pinned) ? 0 : 1;
+        return referencePass && results.every(pinned) ? EXIT.ok : EXIT.failed;
       }
-      case 'kernel': {
+      case 'kernel':
         if (rest[0] !== 'build') throw new UsageError(`unknown kernel subcommand '${rest[0] ?? ''}'; valid: build`);
-        const { kernelBuildCommand } = await kernelBuilder();
         return await kernelBuildCommand(rest.slice(1));
-      }
       case undefined:
       case '-h':
       case '--help':
       case 'help':
         console.log(USAGE);
-        return cmd === undefined ? EXIT_BAD_INPUT : 0;
+        return cmd === undefined ? EXIT.badInput : EXIT.ok;
       default:
         throw new UsageError(`unknown command '${cmd}'`);
     }
   } catch (e) {
-    const err = e as Error & { code?: string };
-    if (e instanceof BadInputError || err.code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`omayexec-conformance: ${err.message}`);
-      return EXIT_BAD_INPUT;
-    }
-    if (err.code === 'ENOSPC') {
-      console.error(`omayexec-conformance: no space left on device while writing ${(e as NodeJS.ErrnoException).path ?? 'the cache or results'}; free some space or point OMAYEXEC_CACHE / OMAYEXEC_RESULTS elsewhere`);
-      return 6;
-    }
-    if (e instanceof QemuMissingError || e instanceof UnsupportedArchError) {
-      console.error(`omayexec-conformance: ${err.message}`);
-      return EXIT_BAD_INPUT;
-    }
-    if (e instanceof HarnessError) {
-      console.error(`omayexec-conformance: harness error: ${err.message}`);
-      return 6;
-    }
-    console.error(`omayexec-conformance: internal error: ${err.message}`);
-    return 6;
+    const failure = commandFailure(e);
+    console.error(failure.line);
+    return failure.exitCode;
   }
 }

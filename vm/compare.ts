@@ -3,7 +3,7 @@
 // Exit 0 without regression, 1 with one (usable under `git bisect run`).
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { BadInputError } from './kernel-image.js';
+import { BadInputError } from './errors.js';
 import { resultsRoot } from './paths.js';
 import { caseKey, caseName, expectedFromName, type CaseRecord, type RunRecord } from './record.js';
 

@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HarnessError } from './initramfs.js';
+import { HarnessError } from './errors.js';
 import { cacheRoot } from './paths.js';
 
 export const DEBIAN_SERIES = ['6.1', '6.12'] as const;

@@ -9,7 +9,7 @@ import { caseKey, totalsOf, type CaseRecord, type KernelIdentity, type RunArtifa
 import { writeRunFolder, type CiOutputOptions } from './results.js';
 import type { QemuOutcome } from './qemu.js';
 import { attributeWarnings, decideVerdict, type GuestFate } from './verdict.js';
-import { EXIT_HARNESS } from './errors.js';
+import { EXIT_CODES } from './errors.js';
 
 export interface ObservedRun {
   runId: string;
@@ -108,10 +108,10 @@ export function finishRun(o: ObservedRun): { record: RunRecord; dir: string } {
   let v = decideVerdict(run, o.fate);
   const dups = duplicatedCases(run);
   if (dups.length && (v.verdict === 'pass' || v.verdict === 'skip' || v.verdict === 'fail')) {
-    v = { verdict: 'error', exitCode: EXIT_HARNESS, why: `the results stream reports ${dups.length} case(s) twice (e.g. "${dups[0]}"): mixed or corrupt output, not a verdict` };
+    v = { verdict: 'error', exitCode: EXIT_CODES.error, why: `the results stream reports ${dups.length} case(s) twice (e.g. "${dups[0]}"): mixed or corrupt output, not a verdict` };
   }
-  if (o.interrupted) v = { verdict: 'error', exitCode: EXIT_HARNESS, why: `interrupted by ${o.interrupted}` };
-  else if (o.sessionError && v.verdict === 'pass') v = { verdict: 'error', exitCode: EXIT_HARNESS, why: o.sessionError };
+  if (o.interrupted) v = { verdict: 'error', exitCode: EXIT_CODES.error, why: `interrupted by ${o.interrupted}` };
+  else if (o.sessionError && v.verdict === 'pass') v = { verdict: 'error', exitCode: EXIT_CODES.error, why: o.sessionError };
   const cases = caseRecords(run);
   const record: RunRecord = {
     runId: o.runId,

@@ -18,7 +18,6 @@ const APPLETS = ['sh', 'mount', 'umount', 'mkdir', 'insmod', 'reboot', 'poweroff
 const BUSYBOX = '/bin/busybox';
 
 import { HarnessError } from './errors.js';
-export { HarnessError };
 
 function sha256File(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');

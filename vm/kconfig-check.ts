@@ -3,6 +3,7 @@
 // options single suites need are reported with the suites they affect (those
 // suites SKIP with the reason at run time).
 import { BadInputError } from './errors.js';
+import { kconfigValues } from './kconfig.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -45,18 +46,8 @@ export interface ConfigReport {
   suiteLevel: ConfigNeed[];
 }
 
-/** CONFIG_X=value lines as a map (X without the CONFIG_ prefix). */
-export function parseConfig(text: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const kv = /^CONFIG_([A-Za-z0-9_]+)=(.*)$/.exec(line.trim());
-    if (kv) m.set(kv[1]!, kv[2]!);
-  }
-  return m;
-}
-
 export function checkConfig(text: string, source: string): ConfigReport {
-  const cfg = parseConfig(text);
+  const cfg = kconfigValues(text);
   const fatal: ConfigNeed[] = [];
   const suiteLevel: ConfigNeed[] = [];
   for (const need of CONFIG_NEEDS) {

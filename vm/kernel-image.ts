@@ -13,7 +13,6 @@ export interface KernelImageInfo {
 }
 
 import { BadInputError } from './errors.js';
-export { BadInputError };
 
 function readAt(fd: number, pos: number, len: number): Buffer {
   const b = Buffer.alloc(len);

@@ -5,8 +5,9 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { orderSuites } from '../suites/index.js';
-import { buildKernel, type Series } from './kernel/build.js';
-import { BadInputError } from './kernel-image.js';
+import { buildKernel } from './kernel/build.js';
+import type { Series } from './kernel/recipe.js';
+import { BadInputError } from './errors.js';
 import { projectRoot } from './paths.js';
 import { Progress } from './progress.js';
 import { availableSuites, runInVm } from './run.js';

@@ -7,8 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { BadInputError } from './errors.js';
-import { HarnessError } from './initramfs.js';
+import { BadInputError, HarnessError } from './errors.js';
 import { guestTree, projectRoot } from './paths.js';
 
 const RUN_SCRIPT = `#!/bin/sh

@@ -3,18 +3,20 @@
 // (a virtio-serial port and ttyS1, QEMU pipe chardevs on FIFOs in the run
 // folder: the guest uses the first it has); boot and whole-run timeouts
 // kill the guest.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { offerChannels, type FifoChannel } from './fifo-channel.js';
-import { LineSplitter } from '../harness/lines.js';
 import { join } from 'node:path';
 import { cacheRoot } from './paths.js';
-import { HarnessError } from './initramfs.js';
+import { spawnLines } from './process-lines.js';
+import { BadInputError, HarnessError } from './errors.js';
 import { scanConsoleLine, isFatal, type ConsoleSign } from '../harness/kernel-signs.js';
 import type { KernelArch } from './kernel-image.js';
 
-export class QemuMissingError extends HarnessError {}
-export class UnsupportedArchError extends HarnessError {}
+// A host without the QEMU a kernel needs, or a kernel of an architecture not
+// wired up: bad input (exit 2), for the user to fix.
+export class QemuMissingError extends BadInputError {}
+export class UnsupportedArchError extends BadInputError {}
 
 const QEMU_BINARY: Record<KernelArch, { bin: string; pkg: string }> = {
   x86_64: { bin: 'qemu-system-x86_64', pkg: 'qemu-system-x86' },
@@ -184,11 +186,6 @@ export function startQemu(o: QemuOptions): RunningQemu {
   const t0 = performance.now();
   const since = () => Math.round(performance.now() - t0);
   const outcome: QemuOutcome = { exitCode: null, signal: null, killedFor: null, signs: [], accel, timings: { exited: 0 }, argv };
-  // QEMU never outlives the CLI: with the CLI killed (even SIGKILL) the
-  // kernel sends it SIGKILL (setpriv sets PR_SET_PDEATHSIG, then execs it).
-  const child = hasSetpriv()
-    ? spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', bin, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let booted = false;
 
   const kill = (why: NonNullable<QemuOutcome['killedFor']>) => {
@@ -211,16 +208,17 @@ export function startQemu(o: QemuOptions): RunningQemu {
     }
     o.onConsoleLine?.(line);
   };
-  const consoleLines = new LineSplitter(onConsoleLine);
-  child.stdout.on('data', (chunk: Buffer) => {
-    outcome.timings.firstConsole ??= since();
-    consoleOut.write(chunk);
-    consoleLines.push(chunk.toString('utf8'));
-  });
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => {
-    stderr += c.toString();
-    consoleOut.write(c);
+  const stderr: string[] = [];
+  // QEMU never outlives the CLI: with the CLI killed (even SIGKILL) the
+  // kernel sends it SIGKILL (setpriv sets PR_SET_PDEATHSIG, then execs it).
+  const [cmd, args] = hasSetpriv() ? ['setpriv', ['--pdeathsig', 'SIGKILL', '--', bin, ...argv]] : [bin, argv];
+  const { child, ended } = spawnLines(cmd, args, {
+    // console.log: stdout (ttyS0) and stderr as they come, byte for byte.
+    onChunk: (chunk, from) => {
+      if (from === 'stdout') outcome.timings.firstConsole ??= since();
+      consoleOut.write(chunk);
+    },
+    onLine: (line, from) => (from === 'stdout' ? onConsoleLine(line) : stderr.push(line)),
   });
   // Boot: until the executor is ready (the caller says so), not only /init.
   const bootTimer = setTimeout(() => {
@@ -228,15 +226,13 @@ export function startQemu(o: QemuOptions): RunningQemu {
   }, o.bootTimeoutSec * 1000);
   const runTimer = setTimeout(() => kill('run-timeout'), o.runTimeoutSec * 1000);
 
-  const exited = new Promise<QemuOutcome>((resolve, reject) => {
-    child.on('error', (e) => {
-      for (const c of channels) c.close(`could not start ${bin}`);
-      reject(new HarnessError(`could not start ${bin}: ${e.message}`));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(bootTimer);
-      clearTimeout(runTimer);
-      consoleLines.flush();
+  const stopTimers = () => {
+    clearTimeout(bootTimer);
+    clearTimeout(runTimer);
+  };
+  const exited = ended.then(
+    ({ code, signal }) => {
+      stopTimers();
       outcome.exitCode = code;
       outcome.signal = signal;
       outcome.timings.exited = since();
@@ -244,11 +240,17 @@ export function startQemu(o: QemuOptions): RunningQemu {
       for (const c of channels) c.close(why);
       if (code !== 0 && code !== null && !outcome.killedFor && outcome.timings.firstConsole === undefined) {
         consoleOut.end();
-        reject(new HarnessError(`${bin} failed to start (exit ${code}): ${stderr.trim().split('\n').pop()}`));
-        return;
+        const last = stderr.filter((l) => l.trim()).pop()?.trim() ?? '';
+        throw new HarnessError(`${bin} failed to start (exit ${code}): ${last}`);
       }
-      consoleOut.end(() => resolve(outcome));
-    });
-  });
+      return new Promise<QemuOutcome>((resolve) => consoleOut.end(() => resolve(outcome)));
+    },
+    (e: Error) => {
+      stopTimers();
+      for (const c of channels) c.close(`could not start ${bin}`);
+      consoleOut.end();
+      throw new HarnessError(`could not start ${bin}: ${e.message}`);
+    },
+  );
   return { channels, exited, kill, booted: () => void (booted = true) };
 }

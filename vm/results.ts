@@ -3,7 +3,7 @@
 // each from its own writer); console.log and results.raw are the
 // launcher's. results/latest points at the newest run.
 import { accessSync, constants, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { BadInputError } from './errors.js';
+import { BadInputError, EXIT_CODES } from './errors.js';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { toJunit } from './junit.js';
@@ -64,7 +64,7 @@ export function createRunDir(): { runId: string; dir: string } {
       throw e;
     }
     // Until finishRun replaces it: a run killed before its end leaves a folder that says so.
-    writeFileSync(join(dir, 'results.json'), JSON.stringify({ runId, verdict: 'error', exitCode: 6, why: 'the run did not finish (still running, or killed before writing its verdict)' }, null, 2) + '\n');
+    writeFileSync(join(dir, 'results.json'), JSON.stringify({ runId, verdict: 'error', exitCode: EXIT_CODES.error, why: 'the run did not finish (still running, or killed before writing its verdict)' }, null, 2) + '\n');
     return { runId, dir };
   }
   throw new Error(`could not create a new run folder under ${root}`);

@@ -1,7 +1,6 @@
 // `run`: resolve the kernel, assemble the initramfs, boot it (or run on the
 // local kernel in direct mode), follow the results, write the run folder.
 import { createHash } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { release as hostRelease } from 'node:os';
@@ -9,11 +8,12 @@ import { isFatal } from '../harness/kernel-signs.js';
 import type { RunConfig } from '../harness/protocol.js';
 import { SUITE_IDS } from '../suites/index.js';
 import { finishRun } from './finish-run.js';
-import { forEachLine } from '../harness/lines.js';
 import { cachedInitrd, ensureBaseArchive, writeRunArchive } from './initramfs.js';
-import { BadInputError, inspectKernel } from './kernel-image.js';
+import { BadInputError, HarnessError } from './errors.js';
+import { inspectKernel } from './kernel-image.js';
 import { checkConfig, findKernelConfig, type ConfigReport } from './kconfig-check.js';
 import { parseRunnerOutput } from './parse.js';
+import { spawnLines } from './process-lines.js';
 import { extraSuitesDir, projectRoot } from './paths.js';
 import { assertBootableArch, chooseAccel, findQemu, startQemu } from './qemu.js';
 import type { KernelIdentity, RunRecord } from './record.js';
@@ -219,8 +219,12 @@ export async function runDirect(o: RunOptions): Promise<RunOutcome> {
   const lines: string[] = [];
   let interrupted: string | null = null;
   const runner = join(projectRoot, 'dist/harness/direct-runner.js');
-  const child = spawn('unshare', ['--mount', '--propagation', 'private', process.execPath, runner, cfgPath], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+  const { child, ended } = spawnLines('unshare', ['--mount', '--propagation', 'private', process.execPath, runner, cfgPath], {
+    stderr: 'inherit',
+    onLine: (l) => {
+      lines.push(l);
+      o.progress.resultLine(l);
+    },
   });
   // unshare execs node in its own process: this pid is the runner's.
   if (child.pid) guardRunner(saved, child.pid);
@@ -232,15 +236,15 @@ export async function runDirect(o: RunOptions): Promise<RunOutcome> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const status = await new Promise<number | null>((resolve) => {
-    forEachLine(child.stdout, (l) => {
-      lines.push(l);
-      o.progress.resultLine(l);
-    });
-    child.on('close', (code) => resolve(code));
-  });
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  let status: number | null;
+  try {
+    status = (await ended).code;
+  } catch (e) {
+    throw new HarnessError(`cannot start the direct runner (unshare): ${(e as Error).message}`);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
   const restored = restoreSysctls(saved);
   // A runner stopped mid-suite leaves its (empty, unmounted) work-mount folders.
   if (child.pid) removeLeftFolders(child.pid);

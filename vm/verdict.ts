@@ -3,20 +3,10 @@
 // sentinel is never a pass.
 import { isFatal, type ConsoleSign } from '../harness/kernel-signs.js';
 import type { CaseResult, ParsedRun } from './parse.js';
+import { EXIT_CODES } from './errors.js';
 
-export type Verdict = 'pass' | 'fail' | 'skip' | 'panic' | 'timeout' | 'boot-failure' | 'error';
-
-export const EXIT_CODES: Record<Verdict, number> = {
-  pass: 0,
-  fail: 1,
-  skip: 4,
-  panic: 3,
-  timeout: 5,
-  'boot-failure': 6,
-  error: 6,
-};
-/** Bad usage or input (missing kernel, not a kernel, unknown suite...). */
-export const EXIT_BAD_INPUT = 2;
+/** The seven verdicts: the keys of the exit-status map (vm/errors.ts). */
+export type Verdict = keyof typeof EXIT_CODES;
 
 export interface GuestFate {
   /** Why the harness killed the guest, if it did. */

@@ -51,6 +51,7 @@ enum {
 /* ARG_OUT_RET: an OUT buffer of which only the first `ret` bytes come back (read, getdents64). */
 enum { ARG_INT = 0, ARG_IN = 1, ARG_OUT = 2, ARG_INOUT = 3, ARG_STRV = 4, ARG_RESULT = 5, ARG_OUT_RET = 6 };
 #define CALL_CLOSE_RESULT 1
+#define CALL_STOP_ON_ERROR 2
 #define MAX_ARGS 6
 /* Each helper stream is capped so a chatty helper cannot overflow a reply. */
 #define HELPER_CAPTURE_MAX (1u << 20)
@@ -458,7 +459,16 @@ static void handle_calls(uint32_t seq, struct rd *r)
 	struct buf b = { 0 };
 	put_u32(&b, REP_CALLS);
 	put_u32(&b, n);
+	int stopped = 0;
 	for (uint32_t i = 0; i < n; i++) {
+		if (stopped) {
+			/* An earlier STOP_ON_ERROR call failed: this one is not made. */
+			rets[i] = -1;
+			put_i64(&b, -1);
+			put_i32(&b, ECANCELED);
+			put_u32(&b, 0);
+			continue;
+		}
 		long a[MAX_ARGS] = { 0 };
 		uint32_t nouts = 0;
 		for (int j = 0; j < c[i].nargs; j++) {
@@ -478,6 +488,7 @@ static void handle_calls(uint32_t seq, struct rd *r)
 		int e = ret == -1 ? errno : 0; /* before anything else can touch errno */
 		if ((c[i].flags & CALL_CLOSE_RESULT) && ret >= 0)
 			close((int)ret);
+		stopped = (c[i].flags & CALL_STOP_ON_ERROR) && ret == -1;
 		rets[i] = ret;
 		put_i64(&b, ret);
 		put_i32(&b, e);

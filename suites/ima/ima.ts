@@ -2,19 +2,19 @@
 // §3), profile omayexec-ima. Its probe loads the policy (EINVAL without the
 // token); the policy may be writable once per boot and stays loaded, so it
 // runs on fresh VM boots only. A fresh file per row is opened one way, then
-// looked up in ascii_runtime_measurements.
+// looked up in ascii_runtime_measurements, read once after every open.
 import { O } from '../../harness/abi.js';
-import { calls } from '../../harness/calls.js';
+import { Batch } from '../../harness/batch.js';
+import { calls, fileCalls } from '../../harness/calls.js';
 import { IMA_DIR, IMA_ROWS, imaCaseName, imaCaseParams, TRAP_OWNER } from '../../fixtures/ima.js';
 import { openCall } from '../../harness/opener.js';
 import { defineSuite } from '../../harness/suite.js';
-import { withSysctl } from '../../harness/sysctl.js';
+import { readSysctl, sysctlWriteCalls } from '../../harness/sysctl.js';
 import { openOutcome, type Target } from '../../harness/target.js';
 import { withWorkMount } from '../../harness/workmount.js';
 
-async function measured(target: Target, path: string): Promise<boolean> {
-  const list = (await target.readWholeFile(`${IMA_DIR}/ascii_runtime_measurements`)).toString('utf8');
-  return list.split('\n').some((l) => l.endsWith(` ${path}`));
+async function measurementList(target: Target): Promise<string[]> {
+  return (await target.readWholeFile(`${IMA_DIR}/ascii_runtime_measurements`)).toString('utf8').split('\n');
 }
 
 export default defineSuite(import.meta.url, {
@@ -26,14 +26,27 @@ export default defineSuite(import.meta.url, {
   async run(ctx) {
     const target = ctx.target;
     const fdsBefore = await target.openFdCount();
+    const saved = await readSysctl(target);
     await withWorkMount(target, { noexec: false, mode: 0o500, size: '1m' }, async (m) => {
+      // A fresh file per row (IMA measures a file once, then remembers it),
+      // all made first; then each row's open under its sysctl value; then the
+      // sysctl back. One round trip; the opens are measured as they happen.
+      const b = new Batch();
+      const paths = IMA_ROWS.map((_, i) => `${m.dir}/fresh-${i}`);
       for (const [i, row] of IMA_ROWS.entries()) {
-        // A fresh file per row: IMA measures a file once, then remembers it.
-        const path = `${m.dir}/fresh-${i}`;
-        await target.writeFile(path, `#!/bin/sh\n# ${i}\n`, 0o500);
-        if (row.trap) await target.must(`chown ${TRAP_OWNER}`, calls.chown(path, TRAP_OWNER, 0));
-        const opened = await withSysctl(target, row.sysctl, async () => openOutcome(await target.run(openCall(row.via, path, O.RDONLY | O.CLOEXEC))));
-        const actual = opened !== 'fd' ? `open-${opened}` : (await measured(target, path)) ? 'measured' : 'not-measured';
+        b.must(`create ${paths[i]}`, ...fileCalls(paths[i]!, `#!/bin/sh\n# ${i}\n`, 0o500));
+        if (row.trap) b.must(`chown ${paths[i]} to ${TRAP_OWNER}`, calls.chown(paths[i]!, TRAP_OWNER, 0));
+      }
+      const opens = IMA_ROWS.map((row, i) => {
+        b.must(`write ${row.sysctl} to the sysctl`, ...sysctlWriteCalls(row.sysctl, 0));
+        return b.add(openCall(row.via, paths[i]!, O.RDONLY | O.CLOEXEC));
+      });
+      b.must(`restore the sysctl to ${saved}`, ...sysctlWriteCalls(saved, 0));
+      const rs = await b.run(target);
+      const list = await measurementList(target);
+      for (const [i, row] of IMA_ROWS.entries()) {
+        const opened = openOutcome(rs[opens[i]!]!);
+        const actual = opened !== 'fd' ? `open-${opened}` : list.some((l) => l.endsWith(` ${paths[i]}`)) ? 'measured' : 'not-measured';
         ctx.expectOutcome(imaCaseName(row), actual, row.measured ? 'measured' : 'not-measured', imaCaseParams(row));
       }
     });

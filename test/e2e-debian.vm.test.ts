@@ -8,14 +8,11 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import tmp from 'tmp';
 import { Parser, type FinalResults } from 'tap-parser';
 import type { RunRecord } from '../vm/record.js';
 import { bundledSuites } from '../vm/run.js';
-import { projectRoot } from './fixtures/load.js';
+import { runCli } from './fixtures/cli.js';
 
-tmp.setGracefulCleanup();
-const BIN = join(projectRoot, 'bin/omayexec-conformance.js');
 
 const missing = ['qemu-system-x86_64', 'apt-cache'].filter((c) => spawnSync(c, ['--version']).error);
 const skip = missing.length ? `not installed: ${missing.join(', ')}` : false;
@@ -24,21 +21,15 @@ const suites = bundledSuites().sort();
 interface Boot { status: number | null; stdout: string; stderr: string; record: RunRecord; dir: string; seconds: number }
 
 function boot(args: string[]): Boot {
-  const results = tmp.dirSync({ unsafeCleanup: true, prefix: 'omx-e2e-' });
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [BIN, 'run', '--debian', '6.1', ...args], {
-    cwd: projectRoot,
-    encoding: 'utf8',
-    timeout: 600_000,
-    env: { ...process.env, OMAYEXEC_RESULTS: results.name },
-  });
+  const r = runCli(['run', '--debian', '6.1', ...args], { timeout: 600_000 });
   const seconds = (performance.now() - t0) / 1000;
-  const latest = join(results.name, 'latest');
+  const latest = join(r.resultsDir, 'latest');
   if (!existsSync(join(latest, 'results.json'))) {
     throw new Error(`no results.json (exit ${r.status}, signal ${r.signal}): ${r.stderr.split('\n').slice(-5).join(' | ')}`);
   }
   const record = JSON.parse(readFileSync(join(latest, 'results.json'), 'utf8')) as RunRecord;
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, record, dir: join(results.name, readlinkSync(latest)), seconds };
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, record, dir: join(r.resultsDir, readlinkSync(latest)), seconds };
 }
 
 function parseTap(text: string): Promise<FinalResults> {

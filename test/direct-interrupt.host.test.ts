@@ -2,14 +2,14 @@
 // or SIGTERM, or whose runner is SIGKILLed, restores every guarded sysctl
 // (the parent process does it) and leaves no mount behind (the suites ran in
 // a private mount namespace).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import tmp from 'tmp';
+import { BIN as cli, freshResultsDir, runCli, spawnCli } from './fixtures/cli.js';
 
 const root = join(import.meta.dirname, '../..');
-const cli = join(root, 'bin/omayexec-conformance.js');
 // Harmless and present on every kernel: how many messages printk lets through per interval.
 const SYSCTL = '/proc/sys/kernel/printk_ratelimit_burst';
 
@@ -47,12 +47,9 @@ for (const how of ['SIGINT', 'SIGTERM', 'SIGKILL-runner'] as const) {
     const before36 = readdirSync('/tmp').filter((n) => n.startsWith('omx-test-mount-'));
     const changed = String(Number(before) + 7);
     const mnt = join(tmp.dirSync({ unsafeCleanup: true }).name, 'mnt');
-    const results = tmp.dirSync({ unsafeCleanup: true }).name;
-    const child = spawn(process.execPath, [cli, 'run', '--direct', '--suite', 'direct-slow', '--quiet'], {
+    const { child, resultsDir: results } = spawnCli(['run', '--direct', '--suite', 'direct-slow', '--quiet'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
-        ...process.env,
-        OMAYEXEC_RESULTS: results,
         OMAYEXEC_EXTRA_SUITES: join(root, 'test/fixtures/guest-suites'),
         OMAYEXEC_GUARDED_SYSCTLS: SYSCTL,
         OMX_TEST_SYSCTL: SYSCTL,
@@ -88,8 +85,7 @@ t.test('the whole process group SIGKILLed: the next direct run restores the sysc
   const changed = String(Number(before) + 9);
   const mnt = join(tmp.dirSync({ unsafeCleanup: true }).name, 'mnt');
   const env = {
-    ...process.env,
-    OMAYEXEC_RESULTS: tmp.dirSync({ unsafeCleanup: true }).name,
+    OMAYEXEC_RESULTS: freshResultsDir(),
     OMAYEXEC_EXTRA_SUITES: join(root, 'test/fixtures/guest-suites'),
     OMAYEXEC_GUARDED_SYSCTLS: SYSCTL,
     OMX_TEST_SYSCTL: SYSCTL,
@@ -97,7 +93,7 @@ t.test('the whole process group SIGKILLed: the next direct run restores the sysc
     OMX_TEST_MOUNT: mnt,
   };
   // Its own process group, so one kill reaches the CLI, unshare and the runner at once.
-  const child = spawn(process.execPath, [cli, 'run', '--direct', '--suite', 'direct-slow', '--quiet'], { stdio: 'ignore', env, detached: true });
+  const { child } = spawnCli(['run', '--direct', '--suite', 'direct-slow', '--quiet'], { env, detached: true });
   const exited = new Promise<void>((r) => child.on('close', () => r()));
   t.ok(await waitFor(() => read() === changed, 20_000), 'the suite changed the sysctl');
   const runnerPid = spawnSync('pgrep', ['-f', 'dist/harness/direct-runner.js'], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number).find((p) => p > 0);
@@ -108,7 +104,7 @@ t.test('the whole process group SIGKILLed: the next direct run restores the sysc
   await exited;
   t.ok(await waitFor(() => processesWithEnv(`OMX_TEST_MOUNT=${mnt}`).length === 0, 5_000), 'no process of the run is left');
   t.equal(read(), changed, 'nobody was left to restore it (the premise)');
-  const next = spawnSync(process.execPath, [cli, 'run', '--direct', '--suite', 'exec'], { encoding: 'utf8', env: { ...env, OMX_TEST_VALUE: before } });
+  const next = runCli(['run', '--direct', '--suite', 'exec'], { env: { ...env, OMX_TEST_VALUE: before } });
   t.match(next.stdout + next.stderr, new RegExp(`died without restoring the sysctls: restored ${SYSCTL}`), 'the next run says what it restored');
   t.equal(read(), before, 'sysctl back to its value before the killed run');
   t.same(leftFolders(), [], 'and the empty work-mount folder the killed runner left is gone');

@@ -1,26 +1,11 @@
 // The reference kernel (Debian linux-source-6.1 + our O_MAYEXEC v7 patches),
 // built or taken from the cache, verified end to end as a user runs it; and
 // the proof that a wrong expectation is caught for exactly that case.
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import t from 'tap';
-import tmp from 'tmp';
-import type { RunRecord } from '../vm/record.js';
+import { runAndRecord } from './fixtures/cli.js';
 
-const root = join(import.meta.dirname, '../..');
-const cli = join(root, 'bin/omayexec-conformance.js');
-
-function run(args: string[]): { status: number | null; record: RunRecord; stderr: string } {
-  const results = tmp.dirSync({ unsafeCleanup: true }).name;
-  const r = spawnSync(process.execPath, [cli, 'run', ...args, '--quiet'], {
-    encoding: 'utf8',
-    env: { ...process.env, OMAYEXEC_RESULTS: results },
-    timeout: 40 * 60_000, // a cold reference build is ~15-20 min on 2 cores
-  });
-  const record = JSON.parse(readFileSync(join(results, 'latest', 'results.json'), 'utf8')) as RunRecord;
-  return { status: r.status, record, stderr: r.stderr };
-}
+// A cold reference build is ~7-20 min on 2 cores.
+const run = (args: string[]) => runAndRecord(args, { timeout: 40 * 60_000 });
 
 t.test('reference 6.1: every suite that applies passes with O_MAYEXEC required', async (t) => {
   const { status, record } = run(['--reference', '6.1', '--expect', 'omayexec-v7', '--expect', 'omayexec-ima']);

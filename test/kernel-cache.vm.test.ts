@@ -3,21 +3,18 @@
 // damaged reference image is rebuilt, a damaged Debian image fetched again,
 // and the run that finds it passes.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, truncateSync } from 'node:fs';
-import { join } from 'node:path';
+import { truncateSync } from 'node:fs';
 import t from 'tap';
-import tmp from 'tmp';
 import type { RunRecord } from '../vm/record.js';
-import { projectRoot } from './fixtures/load.js';
+import { latestRecord, runCli } from './fixtures/cli.js';
 
-tmp.setGracefulCleanup();
-const cli = join(projectRoot, 'bin/omayexec-conformance.js');
 const skip = spawnSync('qemu-system-x86_64', ['--version']).error ? 'QEMU not installed' : false;
 
+/** Not quiet: the tests read what the run says about the cache. */
 function run(args: string[]): { status: number | null; record: RunRecord; stderr: string } {
-  const results = tmp.dirSync({ unsafeCleanup: true }).name;
-  const r = spawnSync(process.execPath, [cli, 'run', ...args, '--suite', 'exec'], { encoding: 'utf8', env: { ...process.env, OMAYEXEC_RESULTS: results }, timeout: 40 * 60_000 });
-  const record = JSON.parse(readFileSync(join(results, 'latest', 'results.json'), 'utf8')) as RunRecord;
+  const r = runCli(['run', ...args, '--suite', 'exec'], { timeout: 40 * 60_000 });
+  const record = latestRecord(r.resultsDir);
+  if (!record) throw new Error(`run wrote no results.json (exit ${r.status}): ${r.stderr.trim().split('\n').pop()}`);
   return { status: r.status, record, stderr: r.stderr + r.stdout };
 }
 

@@ -7,23 +7,22 @@ import { join } from 'node:path';
 import t from 'tap';
 import tmp from 'tmp';
 import { bundledSuites } from '../vm/run.js';
+import { freshResultsDir, runCli } from './fixtures/cli.js';
 import { projectRoot } from './fixtures/load.js';
 
-tmp.setGracefulCleanup();
-const BIN = join(projectRoot, 'bin/omayexec-conformance.js');
 const skip = process.getuid?.() !== 0 ? 'the bundle runs the suites as root' : !existsSync(join(projectRoot, 'dist/board/suites.json')) ? 'not built' : false;
 
 t.test('pack -> run_omayexec.sh elsewhere -> ingest: every bundled suite reported, verdict pass', { skip }, async (t) => {
   const dir = tmp.dirSync({ unsafeCleanup: true, prefix: 'omx-pack-' }).name;
-  const results = tmp.dirSync({ unsafeCleanup: true, prefix: 'omx-pack-results-' }).name;
-  const env = { ...process.env, OMAYEXEC_RESULTS: results };
-  const packed = spawnSync(process.execPath, [BIN, 'pack', '-o', join(dir, 'b.tar.gz')], { encoding: 'utf8', env });
+  const results = freshResultsDir('omx-pack-results-');
+  const env = { OMAYEXEC_RESULTS: results };
+  const packed = runCli(['pack', '-o', join(dir, 'b.tar.gz')], { env });
   t.equal(packed.status, 0, `pack exit 0 (${packed.stderr.trim()})`);
   t.equal(spawnSync('tar', ['xzf', 'b.tar.gz'], { cwd: dir }).status, 0, 'the bundle unpacks');
   const ran = spawnSync(join(dir, 'omayexec-conformance/run_omayexec.sh'), [], { cwd: dir, encoding: 'utf8', timeout: 300_000 });
   t.equal(ran.status, 0, `run_omayexec.sh exit 0 (${ran.stderr.trim().split('\n').pop()})`);
   writeFileSync(join(dir, 'omayexec.raw'), ran.stdout);
-  const ingested = spawnSync(process.execPath, [BIN, 'ingest', join(dir, 'omayexec.raw')], { encoding: 'utf8', env });
+  const ingested = runCli(['ingest', join(dir, 'omayexec.raw')], { env });
   t.equal(ingested.status, 0, 'ingest: verdict pass (exit 0)');
   const record = JSON.parse(readFileSync(join(results, 'latest', 'results.json'), 'utf8')) as { verdict: string; suites: { id: string }[] };
   t.equal(record.verdict, 'pass');
@@ -31,13 +30,13 @@ t.test('pack -> run_omayexec.sh elsewhere -> ingest: every bundled suite reporte
 });
 
 t.test('pack -o into a missing folder is bad input; onto a full disk it leaves no truncated bundle', { skip }, async (t) => {
-  const missing = spawnSync(process.execPath, [BIN, 'pack', '-o', '/nonexistent-omx/dir/x.tgz'], { encoding: 'utf8' });
+  const missing = runCli(['pack', '-o', '/nonexistent-omx/dir/x.tgz']);
   t.equal(missing.status, 2, 'exit 2');
   t.match(missing.stderr, /^omayexec-conformance: pack -o \/nonexistent-omx\/dir\/x\.tgz: \/nonexistent-omx\/dir is not a directory\n$/, 'one line naming the folder');
   const tiny = tmp.dirSync({ unsafeCleanup: true, prefix: 'omx-full-' }).name;
   t.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'omx-full', tiny]).status, 0, 'a 64 KB tmpfs');
   try {
-    const full = spawnSync(process.execPath, [BIN, 'pack', '-o', join(tiny, 'b.tar.gz')], { encoding: 'utf8' });
+    const full = runCli(['pack', '-o', join(tiny, 'b.tar.gz')]);
     t.equal(full.status, 6, 'exit 6');
     t.equal(full.stderr.trim().split('\n').length, 1, `one line (${full.stderr.trim()})`);
     t.same(readdirSync(tiny), [], 'nothing left on the full disk, no bundle under the name asked for');

@@ -2,22 +2,12 @@
 // ('*=WRONG') must report every case that passed before as failed, and
 // nothing else. Proved on this machine's kernel (direct mode) and on Debian's
 // stock 6.1 kernel in QEMU; the reference-kernel suites are proved in
-// e2e-reference.test.ts.
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+// e2e-reference.vm.test.ts.
 import t from 'tap';
-import tmp from 'tmp';
 import type { RunRecord } from '../vm/record.js';
+import { runAndRecord } from './fixtures/cli.js';
 
-const root = join(import.meta.dirname, '../..');
-const cli = join(root, 'bin/omayexec-conformance.js');
-
-function run(args: string[]): { status: number | null; record: RunRecord } {
-  const results = tmp.dirSync({ unsafeCleanup: true }).name;
-  const r = spawnSync(process.execPath, [cli, 'run', ...args, '--quiet'], { encoding: 'utf8', env: { ...process.env, OMAYEXEC_RESULTS: results } });
-  return { status: r.status, record: JSON.parse(readFileSync(join(results, 'latest', 'results.json'), 'utf8')) as RunRecord };
-}
+const run = (args: string[]) => runAndRecord(args, { timeout: 40 * 60_000 });
 
 function passedIds(r: RunRecord): string[] {
   return r.cases.filter((c) => c.status === 'pass').map((c) => c.id.replace(/ -> \S+$/, '')).sort();

@@ -3,22 +3,20 @@
 // one results folder: a passing kernel and a kernel that fails cases. Each
 // run must get a folder of its own and its own verdict (it used to be one
 // folder, one mixed stream, and both "pass").
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import tmp from 'tmp';
 import { buildKernel } from '../vm/kernel/build.js';
 import type { RunRecord } from '../vm/record.js';
+import { spawnCli } from './fixtures/cli.js';
 import { projectRoot } from './fixtures/load.js';
 
-tmp.setGracefulCleanup();
-const cli = join(projectRoot, 'bin/omayexec-conformance.js');
 const skip = process.getuid?.() !== 0 ? 'unshare -p needs root' : false;
 
 function runInPidNamespace(kernel: string, results: string): Promise<number | null> {
-  const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, cli, 'run', '--kernel', kernel, '--suite', 'omayexec-policy', '--quiet'], {
-    stdio: 'ignore', env: { ...process.env, OMAYEXEC_RESULTS: results },
+  const { child } = spawnCli(['run', '--kernel', kernel, '--suite', 'omayexec-policy', '--quiet'], {
+    wrap: ['unshare', '--pid', '--fork', '--mount-proc'], env: { OMAYEXEC_RESULTS: results },
   });
   return new Promise((resolve) => child.on('close', (code) => resolve(code)));
 }

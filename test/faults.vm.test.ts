@@ -12,15 +12,12 @@
 // Bad input (missing --kernel path, a file that is not a kernel) is covered
 // by test/cli.test.ts and not repeated here.
 import t, { type Test } from 'tap';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import tmp from 'tmp';
 import type { RunRecord } from '../vm/record.js';
+import { spawnCli } from './fixtures/cli.js';
 import { fixturesDir, projectRoot } from './fixtures/load.js';
-
-tmp.setGracefulCleanup();
-const BIN = join(projectRoot, 'bin/omayexec-conformance.js');
 const GUEST_SUITES = join(fixturesDir, 'guest-suites');
 
 const missing = ['qemu-system-x86_64', 'apt-cache', 'pgrep'].filter((c) => spawnSync(c, ['--version']).error);
@@ -71,17 +68,15 @@ function runFolder(resultsRoot: string): string | null {
 
 /** `omayexec-conformance run --debian 6.1 ARGS` with the crafted suites available. */
 async function run(t: Test, args: string[], hooks: RunHooks = {}): Promise<Ran> {
-  const results = tmp.dirSync({ unsafeCleanup: true, prefix: 'omx-faults-' }).name;
   const t0 = performance.now();
-  const child = spawn(process.execPath, [BIN, 'run', '--debian', '6.1', ...args], {
-    cwd: projectRoot,
+  const { child, resultsDir: results } = spawnCli(['run', '--debian', '6.1', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, OMAYEXEC_RESULTS: results, OMAYEXEC_EXTRA_SUITES: GUEST_SUITES },
+    env: { OMAYEXEC_EXTRA_SUITES: GUEST_SUITES },
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   let markedAt: number | null = null;
   const poller = setInterval(() => {
     hooks.poll?.(results, child);
@@ -318,9 +313,8 @@ t.test('8. the CLI gets SIGTERM mid-run: QEMU stopped, the folder says interrupt
 });
 
 t.test('9. the CLI is SIGKILLed mid-run: its QEMU dies with it', { skip }, async (t) => {
-  const results = tmp.dirSync({ unsafeCleanup: true, prefix: 'omx-faults-' }).name;
-  const child = spawn(process.execPath, [BIN, 'run', '--debian', '6.1', '--suite', 'fault-hang', '--suite-timeout', '600', '--quiet'], {
-    cwd: projectRoot, stdio: 'ignore', env: { ...process.env, OMAYEXEC_RESULTS: results, OMAYEXEC_EXTRA_SUITES: GUEST_SUITES },
+  const { child, resultsDir: results } = spawnCli(['run', '--debian', '6.1', '--suite', 'fault-hang', '--suite-timeout', '600', '--quiet'], {
+    env: { OMAYEXEC_EXTRA_SUITES: GUEST_SUITES },
   });
   const deadline = performance.now() + 120_000;
   while (!midRun(results) && performance.now() < deadline) await new Promise((res) => setTimeout(res, 200));

@@ -2,23 +2,15 @@
 // built incrementally on the cached reference tree, booted and verified; the
 // suite must kill both, with cases that name the broken rule. (The full set
 // runs with `omayexec-conformance mutants`; see the README.)
-import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import tmp from 'tmp';
 import type { MutantResult } from '../vm/mutants.js';
-
-const root = join(import.meta.dirname, '../..');
-const cli = join(root, 'bin/omayexec-conformance.js');
+import { runCli } from './fixtures/cli.js';
 
 t.test('mutants: directory EACCES and ignored mount bit are killed', async (t) => {
-  const results = tmp.dirSync({ unsafeCleanup: true }).name;
-  const r = spawnSync(process.execPath, [cli, 'mutants', '--series', '6.1', '--only', 'dir-eacces', '--only', 'mount-bit-ignored', '--quiet'], {
-    encoding: 'utf8',
-    env: { ...process.env, OMAYEXEC_RESULTS: results },
-    timeout: 40 * 60_000,
-  });
+  const r = runCli(['mutants', '--series', '6.1', '--only', 'dir-eacces', '--only', 'mount-bit-ignored', '--quiet'], { timeout: 40 * 60_000 });
+  const results = r.resultsDir;
   t.equal(r.status, 0, `exit 0: every fault killed, reference passing\n${r.stdout}\n${r.stderr}`);
   const dir = readdirSync(results).find((d) => d.endsWith('-mutants'));
   t.ok(dir, 'a mutants run folder was written');
