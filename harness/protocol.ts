@@ -22,14 +22,6 @@ export type RunnerEvent =
   /** The executor died and a new one took over (`after`: the suite it died in). */
   | { event: 'executor-restart'; after: string | null; exit: number | null; signal: string | null };
 
-/**
- * A case's parameters, as data beside its name: the dimensions the name
- * states ({ sysctl: 2, mount: 'noexec', mode: '0400', ... }). A suite prints
- * them as a TAP comment after the case's test line (PARAMS_MARK,
- * harness/suite.ts); the host parser keeps them in results.json.
- */
-export type CaseParams = Record<string, string | number>;
-
 export function encodeEvent(e: RunnerEvent): string {
   return CONTROL_PREFIX + JSON.stringify(e);
 }

@@ -12,7 +12,7 @@ import '@tapjs/core';
 import { Test, type TestOpts } from '@tapjs/test';
 import { pathToFileURL } from 'node:url';
 import type { ProbeResult, ProfileName } from './profiles.js';
-import type { CaseParams } from './protocol.js';
+import type { CaseParams } from '../fixtures/dimensions.js';
 import type { Target } from './target.js';
 
 export interface SuiteNeeds {

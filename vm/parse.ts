@@ -2,7 +2,8 @@
 // suites and cases. Accepts TAP 13/14 and KTAP-style nesting by indentation,
 // ignores lines that are neither (kernel messages, garbage), and never
 // invents a pass: a suite without its end line, plan or clean exit is an error.
-import { decodeEvent, type CaseParams, type RunnerEvent } from '../harness/protocol.js';
+import type { CaseParams } from '../fixtures/dimensions.js';
+import { decodeEvent, type RunnerEvent } from '../harness/protocol.js';
 import type { ProbeResult } from '../harness/profiles.js';
 import { expectedFromName, type CaseRecord, type CaseStatus, type SuiteRecord } from './record.js';
 

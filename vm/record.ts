@@ -3,8 +3,8 @@
 // Types and small pure functions only: it imports no writer, every writer
 // (vm/ktap.ts, junit.ts, kcidb.ts, report-html.ts) imports it.
 import type { ProbeResult } from '../harness/profiles.js';
-import type { CaseParams } from '../harness/protocol.js';
-import type { Verdict } from './verdict.js';
+import type { CaseParams } from '../fixtures/dimensions.js';
+import type { EXIT_CODES } from './errors.js';
 
 export type CaseStatus = 'pass' | 'fail' | 'skip' | 'error';
 export type SuiteStatus = 'pass' | 'fail' | 'skip' | 'error' | 'timeout';
@@ -49,7 +49,8 @@ export interface Totals {
 
 export interface RunRecord {
   runId: string;
-  verdict: Verdict;
+  /** One of the seven verdicts (vm/verdict.ts `Verdict`, keyed by their exit statuses in vm/errors.ts). */
+  verdict: keyof typeof EXIT_CODES;
   exitCode: number;
   why: string;
   mode: 'vm' | 'direct';

@@ -2,8 +2,7 @@
 // identity, timings, profiles, the O_MAYEXEC policy matrix as a coloured grid
 // (rows sysctl × mount × mode; columns file type × open path; each cell one
 // square per capability state), and every case with its TAP lines.
-import type { CaseParams } from '../harness/protocol.js';
-import { CAP_STATES, modeText, OBJECT_TYPES, OPEN_PATHS, SYSCTL_VALUES, type OpenPath } from '../fixtures/dimensions.js';
+import { CAP_STATES, modeText, OBJECT_TYPES, OPEN_PATHS, SYSCTL_VALUES, type CaseParams, type OpenPath } from '../fixtures/dimensions.js';
 import { POLICY_SUITE, policyCaseName, policyCaseParams, policyCases, VARIANTS } from '../fixtures/omayexec-policy.js';
 import { caseName, casesBySuite, expectedFromName, type CaseRecord, type RunArtifacts, type RunRecord } from './record.js';
 

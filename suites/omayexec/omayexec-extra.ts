@@ -9,8 +9,7 @@ import {
   CLASS_ROWS, CLASS_UID, classCaseName, classCaseParams, CREATE_EXPECTED, CREATE_KINDS, CREATE_MODE, createCaseName, createCaseParams, EXEC_UNDER_POLICY_ROWS, execUnderPolicyCaseName, execUnderPolicyParams,
   EXTRA_ROWS, extraCaseName, extraCaseParams, IO_URING_ROWS, ioUringCaseName, ioUringCaseParams, NODEV_EXPECTED, NODEV_OBJECTS, nodevCaseName, nodevCaseParams, type ExtraRow, type FlagName,
 } from '../../fixtures/omayexec-extra.js';
-import { MOUNT_KINDS, OPEN_PATHS, SYSCTL_VALUES, type MountKind } from '../../fixtures/dimensions.js';
-import type { CaseParams } from '../../harness/protocol.js';
+import { MOUNT_KINDS, OPEN_PATHS, SYSCTL_VALUES, type CaseParams, type MountKind } from '../../fixtures/dimensions.js';
 import { Batch } from '../../harness/batch.js';
 import { openCall, selftestFlags } from '../../harness/opener.js';
 import { runExecProbes, runHelper } from '../../harness/helpers.js';
