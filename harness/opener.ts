@@ -1,13 +1,12 @@
 // The four ways the upstream selftest opens each object (SPEC.md §2.6), as
 // batchable calls whose fd, if any, the target closes at once; the outcome
 // is 'fd' or an errno name.
+import type { OpenPath } from '../fixtures/dimensions.js';
 import { AT, O } from './abi.js';
 import { calls } from './calls.js';
 import type { Call } from './executor-protocol.js';
 
-export type OpenVia = 'openat2' | 'open+O_MAYEXEC' | 'openat+O_MAYEXEC' | 'openat2+O_MAYEXEC';
-
-export function openCall(via: OpenVia, path: string, flags: number, mode = 0): Call {
+export function openCall(via: OpenPath, path: string, flags: number, mode = 0): Call {
   switch (via) {
     case 'openat2':
       return calls.openat2(AT.FDCWD, path, { flags, mode }, true);

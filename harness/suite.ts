@@ -2,7 +2,7 @@
 // ABI profile it verifies, whether it needs root) plus an async body that
 // reports through its context: the Target that reaches the kernel under
 // test, its own tap Test (its own TAP stream), and one assertion shape so
-// every case reports expected and actual by name. The runner runs specs one
+// every case reports expected and actual by name, and its params as data. The runner runs specs one
 // after the other in one node process; run by hand (`node
 // dist/suites/exec/exec.js`) a suite runs on this machine's kernel through
 // koffi and prints its TAP like a kselftest binary.
@@ -12,6 +12,7 @@ import '@tapjs/core';
 import { Test, type TestOpts } from '@tapjs/test';
 import { pathToFileURL } from 'node:url';
 import type { ProbeResult, ProfileName } from './profiles.js';
+import type { CaseParams } from '../fixtures/dimensions.js';
 import type { Target } from './target.js';
 
 export interface SuiteNeeds {
@@ -43,6 +44,8 @@ const quiet = { stack: null, at: null, source: null } as unknown as Record<strin
 
 /** TAP comment after a passing case: the value the suite observed. */
 export const OBSERVED_MARK = 'omx-observed';
+/** TAP comment after a case (and its observed value or diagnostics): its params as JSON. */
+export const PARAMS_MARK = 'omx-params';
 
 export class SuiteContext {
   readonly t: Test;
@@ -63,24 +66,36 @@ export class SuiteContext {
     return this.env.freshBoot;
   }
 
-  /** One case: the name states the whole case and ends with "-> EXPECTED". */
-  expectOutcome(name: string, actual: string, specExpected: string): boolean {
+  /**
+   * One case: the name states the whole case and ends with "-> EXPECTED".
+   * `params`: the same dimensions as data (fixtures build both from one row),
+   * so the host never has to read them back from the name.
+   */
+  expectOutcome(name: string, actual: string, specExpected: string, params?: CaseParams): boolean {
     // '*' overrides every case: a test of the project proves each case can fail.
     const o = this.env.overrides;
     const expected = o[name] ?? o['*'] ?? specExpected;
     // t.pass/t.fail rather than t.equal: a string equality needs none of
     // tap's deep-compare machinery.
-    if (actual === expected) {
+    const ok = actual === expected;
+    if (ok) {
       this.t.pass(`${name} -> ${expected}`);
       // What the kernel answered, as seen (not read back from the name): results.json records it.
       this.t.comment(`${OBSERVED_MARK} ${actual}`);
-      return true;
+    } else {
+      this.t.fail(`${name} -> ${expected}`, { expected, actual, ...quiet });
     }
-    return this.t.fail(`${name} -> ${expected}`, { expected, actual, ...quiet });
+    this.declareParams(params);
+    return ok;
   }
 
-  skipCase(name: string, expected: string, reason: string): void {
+  skipCase(name: string, expected: string, reason: string, params?: CaseParams): void {
     this.t.pass(`${name} -> ${expected}`, { skip: reason });
+    this.declareParams(params);
+  }
+
+  private declareParams(params: CaseParams | undefined): void {
+    if (params) this.t.comment(`${PARAMS_MARK} ${JSON.stringify(params)}`);
   }
 
   /** The whole suite does not apply: `1..0 # SKIP reason`. */

@@ -7,9 +7,7 @@ import { shifted } from './batch.js';
 import { calls, fileCalls } from './calls.js';
 import type { Call } from './executor-protocol.js';
 import type { SysResult, Target } from './target.js';
-
-export const OBJECT_TYPES = ['regular', 'directory', 'symlink', 'char', 'block', 'fifo', 'socket'] as const;
-export type ObjectType = (typeof OBJECT_TYPES)[number];
+import type { ObjectType } from '../fixtures/dimensions.js';
 
 export interface WorkMountOptions {
   noexec: boolean;

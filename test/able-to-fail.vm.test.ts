@@ -4,7 +4,7 @@
 // stock 6.1 kernel in QEMU; the reference-kernel suites are proved in
 // e2e-reference.vm.test.ts.
 import t from 'tap';
-import type { RunRecord } from '../vm/results.js';
+import type { RunRecord } from '../vm/record.js';
 import { runAndRecord } from './fixtures/cli.js';
 
 const run = (args: string[]) => runAndRecord(args, { timeout: 40 * 60_000 });

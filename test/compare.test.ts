@@ -9,7 +9,7 @@ import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tmp from 'tmp';
 import { compareRuns, formatComparison, loadRun, type Comparison } from '../vm/compare.js';
-import type { RunRecord } from '../vm/results.js';
+import type { RunRecord } from '../vm/record.js';
 import { runCli } from './fixtures/cli.js';
 import { fixturesDir, projectRoot } from './fixtures/load.js';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import tmp from 'tmp';
 import { buildKernel } from '../vm/kernel/build.js';
-import type { RunRecord } from '../vm/results.js';
+import type { RunRecord } from '../vm/record.js';
 import { spawnCli } from './fixtures/cli.js';
 import { projectRoot } from './fixtures/load.js';
 

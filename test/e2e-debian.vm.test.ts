@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Parser, type FinalResults } from 'tap-parser';
-import type { RunRecord } from '../vm/results.js';
+import type { RunRecord } from '../vm/record.js';
 import { bundledSuites } from '../vm/run.js';
 import { runCli } from './fixtures/cli.js';
 

@@ -15,7 +15,7 @@ import t, { type Test } from 'tap';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunRecord } from '../vm/results.js';
+import type { RunRecord } from '../vm/record.js';
 import { spawnCli } from './fixtures/cli.js';
 import { fixturesDir, projectRoot } from './fixtures/load.js';
 const GUEST_SUITES = join(fixturesDir, 'guest-suites');

@@ -1,37 +1,27 @@
-// kcidb.json and the TAP 14 results.ktap (vm/kcidb.ts) from recorded run
+// kcidb.json (vm/kcidb.ts) and the TAP 14 results.ktap (vm/ktap.ts) from recorded run
 // folders (test/fixtures/runs-recorded/: a passing reference run, one with a
 // suite error, a fault kernel failing 34 cases, Debian stock, an all-skipped
 // run, a kernel panic). kcidb.json is validated with a real JSON-schema
 // validator (ajv, draft 2020-12) against a subset of KCIDB I/O v5.3 written
 // from kcidb-io's schema facts (test/fixtures/kcidb-v5-subset.schema.json);
-// the TAP 14 form is read back with tap-parser. Last, a real CLI run threads
-// --format and --kcidb-origin through to the run folder.
-import t, { type Test } from 'tap';
+// the TAP 14 form is read back with tap-parser. Last, the CLI refuses bad
+// --format and --kcidb-origin values before anything boots (the real run
+// threading them to the run folder boots QEMU: test/kcidb-run.vm.test.ts).
+import t from 'tap';
 import { Parser, type FinalResults } from 'tap-parser';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import tmp from 'tmp';
-import { parseRunnerOutput, type ParsedRun } from '../vm/parse.js';
-import type { RunRecord } from '../vm/results.js';
-import {
-  casePath, casePaths, formatKcidb, KCIDB_PATH_RE, suiteNode, toKcidb, toTap14, writeKcidb, type KcidbData, type KcidbTest,
-} from '../vm/kcidb.js';
+import { casePath, casePaths, kcidbJson, suiteNode, toKcidb } from '../vm/kcidb.js';
+import { KCIDB_PATH_RE, type KcidbData, type KcidbTest } from '../vm/kcidb-schema.js';
+import { toTap14 } from '../vm/ktap.js';
+import { DEFAULT_CI_OUTPUT } from '../vm/results.js';
 import { runCli } from './fixtures/cli.js';
-import { fixturesDir, projectRoot } from './fixtures/load.js';
+import { fixturesDir, projectRoot, recordedRun as recorded, type RecordedRun as Recorded } from './fixtures/load.js';
 
 tmp.setGracefulCleanup();
-const RECORDED = join(fixturesDir, 'runs-recorded');
-
-interface Recorded { name: string; dir: string; run: ParsedRun; record: RunRecord }
-
-function recorded(name: string): Recorded {
-  const dir = join(RECORDED, name);
-  const lines = readFileSync(join(dir, 'results.raw'), 'utf8').split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  return { name, dir, run: parseRunnerOutput(lines), record: JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as RunRecord };
-}
 
 const RUNS = ['reference-6.1-pass', 'reference-6.1-ima-error', 'fault-dir-eacces', 'debian-6.1-stock', 'debian-6.1-skip', 'debian-6.1-panic'];
 const RUN_STATUS: Record<string, string> = {
@@ -62,9 +52,9 @@ function nulls(v: unknown, at = ''): string[] {
   return [];
 }
 
-/** kcidb.json as writeKcidb writes it, read back. */
-function kcidbOf(r: Recorded, origin?: string): KcidbData {
-  return JSON.parse(formatKcidb(toKcidb(r.run, r.record, origin))) as KcidbData;
+/** kcidb.json as the run folder gets it, read back. */
+function kcidbOf(r: Recorded, origin = DEFAULT_CI_OUTPUT.kcidbOrigin): KcidbData {
+  return JSON.parse(kcidbJson(r.record, r.artifacts, origin)) as KcidbData;
 }
 
 const byKind = (d: KcidbData, kind: string) => d.tests.filter((x) => (x.misc as { kind?: string } | undefined)?.kind === kind);
@@ -194,12 +184,9 @@ t.test('all-skipped run: run and suites SKIP with the probe evidence, no case', 
   t.equal(byKind(d, 'run')[0]!.status, 'SKIP');
 });
 
-t.test('panicked run: FAIL with the panic and the console excerpt (writeKcidb reads console.log)', async (t) => {
+t.test('panicked run: FAIL with the panic and the console excerpt (from console.log, handed in as text)', async (t) => {
   const r = recorded('debian-6.1-panic');
-  const dir = tmp.dirSync({ unsafeCleanup: true, prefix: 'omx-kcidb-' }).name;
-  cpSync(r.dir, dir, { recursive: true });
-  writeKcidb(dir, r.run, r.record);
-  const text = readFileSync(join(dir, 'kcidb.json'), 'utf8');
+  const text = kcidbJson(r.record, r.artifacts, DEFAULT_CI_OUTPUT.kcidbOrigin);
   const d = JSON.parse(text) as KcidbData;
   t.same(schemaErrors(d), [], 'valid');
   t.equal(text.split('\n').filter((l) => l.startsWith('    {"id":')).length, 2 + d.tests.length, 'one object per line');
@@ -208,6 +195,8 @@ t.test('panicked run: FAIL with the panic and the console excerpt (writeKcidb re
   t.match(run.log_excerpt, /^verdict panic \(exit 3\): kernel panic: \[\s+14\.752121\] Kernel panic - not syncing: sysrq triggered crash$/m);
   t.match(run.log_excerpt, /^console:$/m);
   t.match(run.log_excerpt, /sysrq_handle_crash/, 'the backtrace from console.log');
+  const noConsole = JSON.parse(kcidbJson(r.record, { ...r.artifacts, console: '' }, DEFAULT_CI_OUTPUT.kcidbOrigin)) as KcidbData;
+  t.notMatch(byKind(noConsole, 'run')[0]!.log_excerpt, /^console:$/m, 'without the console text no console excerpt: the writer reads nothing from disk');
   t.same(byKind(d, 'suite').map((x) => [x.path, x.status]), [['omayexec.exec', 'PASS'], ['omayexec.fault-sysrq-crash', 'ERROR']]);
   const cases = byKind(d, 'case');
   t.equal(cases.length, 16);
@@ -223,7 +212,7 @@ t.test('origin: configurable, in every id; an invalid one is refused', async (t)
   t.ok(d.tests.every((x) => x.build_id.startsWith('ci_lab_7:')));
   const def = kcidbOf(r);
   t.same(d.tests.map((x) => x.id.slice('ci_lab_7:'.length)), def.tests.map((x) => x.id.slice('omayexec:'.length)), 'the part after the origin does not depend on it');
-  for (const bad of ['Omx', 'omx-ci', '', 'omx:ci']) t.throws(() => toKcidb(r.run, r.record, bad), { message: /invalid KCIDB origin/ }, `'${bad}' refused`);
+  for (const bad of ['Omx', 'omx-ci', '', 'omx:ci']) t.throws(() => toKcidb(r.record, r.artifacts, bad), { message: /invalid KCIDB origin/ }, `'${bad}' refused`);
 });
 
 t.test('case paths: every word a node, subtests in order, expected outcome left out, repeats numbered', async (t) => {
@@ -239,7 +228,7 @@ t.test('case paths: every word a node, subtests in order, expected outcome left 
     ['weird suite!', 'x', 'omayexec.weird_suite.x'],
   ];
   for (const [suite, id, want] of cases) {
-    const p = casePath(suite, id);
+    const p = casePath({ suite, id });
     t.equal(p, want, id);
     t.match(p, KCIDB_PATH_RE, 'matches the KCIDB path pattern');
   }
@@ -269,7 +258,7 @@ function suiteOk(r: Recorded) {
 t.test('TAP 14: the CLI\'s recorded results.ktap (run --format tap14) is what toTap14 writes, and reads back', async (t) => {
   const r = recorded('reference-6.1-pass');
   const onDisk = readFileSync(join(r.dir, 'results.ktap'), 'utf8');
-  t.equal(toTap14(r.run, r.record.totals), onDisk, 'byte for byte');
+  t.equal(toTap14(r.record, r.artifacts), onDisk, 'byte for byte');
   t.match(onDisk, /^TAP version 14\n1\.\.7\n# Subtest: omayexec: exec\n {4}ok 1 - exec execve type=directory/);
   const tap = await readTap(onDisk);
   t.equal(tap.final.ok, true);
@@ -289,7 +278,7 @@ t.test('TAP 14: the CLI\'s recorded results.ktap (run --format tap14) is what to
 for (const name of ['fault-dir-eacces', 'reference-6.1-ima-error', 'debian-6.1-skip', 'debian-6.1-panic']) {
   t.test(`TAP 14 of ${name} reads back with the suites' verdicts and every case`, async (t) => {
     const r = recorded(name);
-    const tap = await readTap(toTap14(r.run, r.record.totals));
+    const tap = await readTap(toTap14(r.record, r.artifacts));
     t.equal(tap.final.count, r.run.suites.length, 'one test point per suite');
     t.same(tap.asserts.map((a) => a.ok), suiteOk(r), 'ok/not ok as the suites');
     t.equal(tap.final.skip, r.run.suites.filter((s) => s.status === 'skip').length, 'skips');
@@ -306,7 +295,7 @@ for (const name of ['fault-dir-eacces', 'reference-6.1-ima-error', 'debian-6.1-s
 
 t.test('TAP 14 of the fault kernel: the failing suites carry a YAML block', async (t) => {
   const r = recorded('fault-dir-eacces');
-  const text = toTap14(r.run, r.record.totals);
+  const text = toTap14(r.record, r.artifacts);
   t.match(text, /^not ok 3 - omayexec: omayexec-policy\n {2}---\n {2}status: fail\n {2}seconds: [\d.]+\n {2}\.\.\.$/m);
   t.match(text, /^ {6}expected: EISDIR$/m, 'the suite\'s own YAML, 4 columns deeper');
   const tap = await readTap(text);
@@ -334,23 +323,4 @@ t.test('run --format / --kcidb-origin: bad values are bad usage (exit 2), before
   t.equal(o.status, 2);
   t.match(o.stderr, /^omayexec-conformance: --kcidb-origin takes a KCIDB origin \(lower-case letters, digits, _\), not 'My-CI'\n$/);
   t.same(readdirSync(o.results), [], 'no run folder');
-});
-
-const missingVm = ['qemu-system-x86_64', 'apt-cache'].filter((c) => spawnSync(c, ['--version']).error);
-const vmSkip = cliSkip || (missingVm.length ? `not installed: ${missingVm.join(', ')}` : !existsSync(join(projectRoot, 'dist/guest/executor')) ? 'guest not built' : false);
-
-t.test('a real run (Debian 6.1, exec suite) with --format tap14 --kcidb-origin ci_test writes both', { skip: vmSkip }, async (t: Test) => {
-  const t0 = performance.now();
-  const r = cli(['run', '--debian', '6.1', '--suite', 'exec', '--format', 'tap14', '--kcidb-origin', 'ci_test', '--quiet']);
-  t.comment(`CLI run took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  t.equal(r.status, 0, `exit 0 (stderr: ${r.stderr.slice(-300)})`);
-  const dir = join(r.results, 'latest');
-  const d = JSON.parse(readFileSync(join(dir, 'kcidb.json'), 'utf8')) as KcidbData;
-  t.same(schemaErrors(d), [], 'kcidb.json valid');
-  t.ok([...d.checkouts, ...d.builds, ...d.tests].every((o) => o.origin === 'ci_test' && o.id.startsWith('ci_test:')), 'origin ci_test everywhere');
-  t.same(byKind(d, 'case').map((x) => x.status), Array(15).fill('PASS'), '15 passing exec cases (14 rows + the fd-leak check)');
-  const ktap = readFileSync(join(dir, 'results.ktap'), 'utf8');
-  t.match(ktap, /^TAP version 14\n1\.\.1\n# Subtest: omayexec: exec\n/, 'results.ktap is TAP 14');
-  const tap = await readTap(ktap);
-  t.same([tap.final.ok, tap.final.count, tap.children[0]?.final.count], [true, 1, 15]);
 });

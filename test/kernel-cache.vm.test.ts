@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { truncateSync } from 'node:fs';
 import t from 'tap';
-import type { RunRecord } from '../vm/results.js';
+import type { RunRecord } from '../vm/record.js';
 import { latestRecord, runCli } from './fixtures/cli.js';
 
 const skip = spawnSync('qemu-system-x86_64', ['--version']).error ? 'QEMU not installed' : false;

@@ -4,7 +4,8 @@
 // skipped suites, node-tap nested subtests, kernel noise, truncation, a
 // missing sentinel, signals, timeouts, plan mismatches).
 import t from 'tap';
-import { parseRunnerOutput, expectedFromName, type CaseResult, type ParsedRun, type SuiteResult } from '../vm/parse.js';
+import { parseRunnerOutput, type CaseResult, type ParsedRun, type SuiteResult } from '../vm/parse.js';
+import { expectedFromName } from '../vm/record.js';
 import { runLines } from './fixtures/load.js';
 
 const EXEC_CASES = [
@@ -92,6 +93,64 @@ t.test('a pass records the value the suite observed (its omx-observed comment), 
   t.equal(b!.actual, undefined, 'a pass without its comment has no actual');
   t.equal(c!.status, 'skip');
   t.equal(c!.actual, undefined, 'a comment after a skip is not taken as its observation');
+});
+
+t.test('a case keeps the params its suite printed after it (# omx-params), whatever its status', async (t) => {
+  const lines = [
+    'OMX {"event":"suite-begin","suite":"omayexec-policy"}',
+    'TAP version 14',
+    'ok 1 - policy sysctl=2 mount=noexec -> EACCES',
+    '# omx-observed EACCES',
+    '# omx-params {"sysctl":2,"mount":"noexec"}',
+    'not ok 2 - policy sysctl=3 mount=exec -> EACCES',
+    '  ---',
+    '  expected: EACCES',
+    '  actual: fd',
+    '  ...',
+    '# omx-params {"sysctl":3,"mount":"exec"}',
+    'ok 3 - policy sysctl=0 mount=exec -> fd # SKIP no loop device',
+    '# omx-params {"sysctl":0,"mount":"exec"}',
+    'ok 4 - policy without params -> fd',
+    '# omx-params ["not", "an object"]',
+    'ok 5 - policy mangled -> fd',
+    '# omx-params {"sysctl":',
+    'ok 6 - policy nested values -> fd',
+    '# omx-params {"sysctl":{"deep":1}}',
+    '1..6',
+    'OMX {"event":"suite-end","suite":"omayexec-policy","exit":1,"signal":null,"seconds":0.1,"timedOut":false}',
+  ];
+  const cases = only(parseRunnerOutput(lines), 'omayexec-policy').cases;
+  t.same(cases.map((c) => c.params), [{ sysctl: 2, mount: 'noexec' }, { sysctl: 3, mount: 'exec' }, { sysctl: 0, mount: 'exec' }, undefined, undefined, undefined]);
+  t.same(cases.map((c) => c.status), ['pass', 'fail', 'skip', 'pass', 'pass', 'pass'], 'the comments make no cases');
+  t.same([cases[0]!.actual, cases[1]!.expected, cases[1]!.actual], ['EACCES', 'EACCES', 'fd'], 'observed value and YAML diagnostics kept beside them');
+});
+
+t.test('from the harness to the record: expectOutcome/skipCase params reach the parsed cases', async (t) => {
+  const { runSuite } = await import('../harness/suite.js');
+  let tap = '';
+  const env = { target: {} as never, profiles: [], required: [], freshBoot: true, overrides: {} };
+  await runSuite({
+    id: 'demo',
+    async run(ctx) {
+      ctx.expectOutcome('demo sysctl=1 via=openat2', 'fd', 'fd', { sysctl: 1, via: 'openat2' });
+      ctx.expectOutcome('demo sysctl=2 via=openat2', 'fd', 'EACCES', { sysctl: 2, via: 'openat2' });
+      ctx.skipCase('demo sysctl=3 via=openat2', 'EACCES', 'no reason', { sysctl: 3, via: 'openat2' });
+      ctx.expectOutcome('demo no params', 'x', 'x');
+    },
+  }, env, (chunk) => (tap += chunk));
+  const lines = [
+    'OMX {"event":"suite-begin","suite":"demo"}',
+    ...tap.split('\n').filter(Boolean),
+    'OMX {"event":"suite-end","suite":"demo","exit":1,"signal":null,"seconds":0.1,"timedOut":false}',
+  ];
+  const cases = only(parseRunnerOutput(lines), 'demo').cases;
+  t.same(cases.map((c) => [c.id, c.status, c.params]), [
+    ['demo sysctl=1 via=openat2 -> fd', 'pass', { sysctl: 1, via: 'openat2' }],
+    ['demo sysctl=2 via=openat2 -> EACCES', 'fail', { sysctl: 2, via: 'openat2' }],
+    ['demo sysctl=3 via=openat2 -> EACCES', 'skip', { sysctl: 3, via: 'openat2' }],
+    ['demo no params -> x', 'pass', undefined],
+  ]);
+  t.same([cases[0]!.actual, cases[1]!.actual], ['fd', 'fd'], 'observed value and diagnostics unchanged');
 });
 
 t.test('CRLF line endings (serial line without raw mode) parse the same', async (t) => {

@@ -8,16 +8,17 @@
 // the test skips, except under CI (CI set), where it fails.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tmp from 'tmp';
-import { parseRunnerOutput, type ParsedRun } from '../vm/parse.js';
-import type { RunRecord } from '../vm/results.js';
+import type { RunArtifacts, RunRecord } from '../vm/record.js';
 import { toHtml } from '../vm/report-html.js';
-import { fixturesDir } from './fixtures/load.js';
+import { OBJECT_TYPES } from '../fixtures/dimensions.js';
+import { policyCaseName, policyCaseParams, policyCases } from '../fixtures/omayexec-policy.js';
+import { caseName } from '../vm/record.js';
+import { recordedRun } from './fixtures/load.js';
 
 tmp.setGracefulCleanup();
-const RECORDED = join(fixturesDir, 'runs-recorded');
 const CHROMIUM = process.env.OMAYEXEC_CHROMIUM ?? 'chromium';
 const WIDTH = 1600;
 
@@ -106,11 +107,9 @@ const PROBE = `<script>
 } })();
 </script>`;
 
-function recorded(name: string): { run: ParsedRun; record: RunRecord } {
-  const dir = join(RECORDED, name);
-  const lines = readFileSync(join(dir, 'results.raw'), 'utf8').split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  return { run: parseRunnerOutput(lines), record: JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as RunRecord };
+function recorded(name: string): { record: RunRecord; artifacts: RunArtifacts } {
+  const { record, artifacts } = recordedRun(name);
+  return { record, artifacts };
 }
 
 /** The page in Chromium at 1600 px: the facts the probe read, and the time it took. */
@@ -139,8 +138,8 @@ const TYPES = ['regular', 'directory', 'symlink', 'char', 'block', 'fifo', 'sock
 
 t.test('reference kernel, full policy run: verdict, 16 rows x 28 columns x 2 squares, and it fits 1600 px', { skip }, async (t) => {
   // A run whose stream carries the observed value of each pass: the squares show what the kernel answered.
-  const { run, record } = recorded('reference-6.1-observed');
-  const { facts: f, seconds } = inChromium(toHtml(run, record));
+  const { record, artifacts } = recorded('reference-6.1-observed');
+  const { facts: f, seconds } = inChromium(toHtml(record, artifacts));
   t.comment(`chromium --dump-dom: ${seconds.toFixed(1)} s`);
   t.equal(f.verdict, 'pass');
   t.equal(f.h1, 'O_MAYEXEC conformance: pass (exit 0)');
@@ -167,18 +166,18 @@ t.test('reference kernel, full policy run: verdict, 16 rows x 28 columns x 2 squ
 });
 
 t.test('cases made to fail: red squares showing actual≠expected, linked to their case, nothing clipped', { skip }, async (t) => {
-  const { run, record } = recorded('reference-6.1-pass');
+  const { record, artifacts } = recorded('reference-6.1-pass');
   const flips: Record<string, string> = {
     'policy sysctl=2 mount=noexec mode=0500 type=regular via=openat2+O_MAYEXEC caps=dac -> fd': 'EACCES',
     'policy sysctl=0 mount=exec mode=0500 type=directory via=openat2+O_MAYEXEC caps=no-dac -> EISDIR': 'EACCES',
     'policy sysctl=3 mount=noexec mode=0400 type=socket via=open+O_MAYEXEC caps=dac -> ENXIO': 'fd',
   };
-  for (const c of run.suites.flatMap((s) => s.cases)) {
+  for (const c of record.cases) {
     if (flips[c.id]) Object.assign(c, { status: 'fail', actual: flips[c.id] });
   }
   record.verdict = 'fail';
   record.exitCode = 1;
-  const { facts: f } = inChromium(toHtml(run, record));
+  const { facts: f } = inChromium(toHtml(record, artifacts));
   t.equal(f.verdict, 'fail');
   const red = f.grid!.squares.filter((s) => s.cls === 'sq fail');
   t.same(red.map((s) => s.label), ['EACCES≠EISDIR', 'EACCES≠fd', 'fd≠ENXIO'], 'actual≠expected, in grid order');
@@ -198,8 +197,8 @@ t.test('cases made to fail: red squares showing actual≠expected, linked to the
 });
 
 t.test('dir-eacces fault kernel: its 32 policy failures are the directory/o2+ column, 34 in the list', { skip }, async (t) => {
-  const { run, record } = recorded('fault-dir-eacces');
-  const { facts: f } = inChromium(toHtml(run, record));
+  const { record, artifacts } = recorded('fault-dir-eacces');
+  const { facts: f } = inChromium(toHtml(record, artifacts));
   t.equal(f.verdict, 'fail');
   const red = f.grid!.squares.filter((s) => s.cls === 'sq fail');
   t.equal(red.length, 32);
@@ -213,8 +212,8 @@ t.test('dir-eacces fault kernel: its 32 policy failures are the directory/o2+ co
 });
 
 t.test('suite error: its stderr is shown, no "expected ?, actual ?"', { skip }, async (t) => {
-  const { run, record } = recorded('reference-6.1-ima-error');
-  const { facts: f } = inChromium(toHtml(run, record));
+  const { record, artifacts } = recorded('reference-6.1-ima-error');
+  const { facts: f } = inChromium(toHtml(record, artifacts));
   t.equal(f.verdict, 'error');
   t.same(f.failures.map((x) => x.text), ['ima: suite printed no TAP plan']);
   t.equal(f.stderr.length, 1, 'one stderr block');
@@ -224,12 +223,30 @@ t.test('suite error: its stderr is shown, no "expected ?, actual ?"', { skip }, 
 });
 
 t.test('kernel panic: verdict panic, the panic line, no matrix', { skip }, async (t) => {
-  const { run, record } = recorded('debian-6.1-panic');
-  const { facts: f } = inChromium(toHtml(run, record));
+  const { record, artifacts } = recorded('debian-6.1-panic');
+  const { facts: f } = inChromium(toHtml(record, artifacts));
   t.equal(f.verdict, 'panic');
   t.equal(f.h1, 'O_MAYEXEC conformance: panic (exit 3)');
   t.equal(f.consoleRow, 'panic: [   14.752121] Kernel panic - not syncing: sysrq triggered crash');
   t.equal(f.grid, null);
   t.match(f.noMatrixText, /No policy matrix in this run/);
   t.same(f.failures.map((x) => x.text), ['fault-sysrq-crash: output ended before the suite finished (no suite-end)']);
+});
+
+t.test('the policy grid from params is the grid of a recording without them (no Chromium needed)', async (t) => {
+  // What the policy suite prints now: each case's params beside its name.
+  const byName = new Map(policyCases(OBJECT_TYPES).map((c) => [policyCaseName(c), policyCaseParams(c)]));
+  for (const name of ['reference-6.1-observed', 'fault-dir-eacces']) {
+    const { record, artifacts } = recorded(name);
+    const legacy = toHtml(record, artifacts);
+    let given = 0;
+    for (const c of record.cases) {
+      const p = c.suite === 'omayexec-policy' ? byName.get(caseName(c.id)) : undefined;
+      if (p) (c.params = p), given++;
+    }
+    t.equal(given, 896, `${name}: params on every policy case`);
+    t.equal(toHtml(record, artifacts), legacy, `${name}: the same page, byte for byte`);
+    const scrambled = record.cases.map((c) => (c.params ? { ...c, params: { ...c.params, caps: c.params.caps === 'dac' ? 'no-dac' : 'dac' } } : c));
+    t.not(toHtml({ ...record, cases: scrambled }, artifacts), legacy, `${name}: the grid follows the params, not the names`);
+  }
 });

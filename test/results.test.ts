@@ -1,20 +1,29 @@
-// toKtap / toJunit / writeRunFolder (vm/results.ts): the KTAP output read
-// back with a real TAP parser (tap-parser), junit.xml with a real XML parser
-// (fast-xml-parser), from parsed recorded runs.
+// toKtap (vm/ktap.ts), toJunit (vm/junit.ts) and writeRunFolder
+// (vm/results.ts): the KTAP output read back with a real TAP parser
+// (tap-parser), junit.xml with a real XML parser (fast-xml-parser), from
+// parsed recorded runs.
 import t, { type Test } from 'tap';
 import { Parser, type FinalResults } from 'tap-parser';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import tmp from 'tmp';
+import { caseRecords, runArtifacts, suiteRecords } from '../vm/finish-run.js';
+import { toJunit } from '../vm/junit.js';
+import { toKtap } from '../vm/ktap.js';
 import { parseRunnerOutput, type ParsedRun, type SuiteResult } from '../vm/parse.js';
-import { newRunId, runDir, toJunit, toKtap, totalsOf, writeRunFolder, type RunRecord } from '../vm/results.js';
+import { totalsOf, type KernelIdentity, type RunRecord, type Totals } from '../vm/record.js';
+import { newRunId, runDir, writeRunFolder } from '../vm/results.js';
 import { runLines } from './fixtures/load.js';
 
 tmp.setGracefulCleanup();
 
 const run = (name: string): ParsedRun => parseRunnerOutput(runLines(name));
 const casesOf = (r: ParsedRun) => r.suites.flatMap((s) => s.cases);
+/** KTAP of a parsed run, as the run folder gets it. */
+const ktapOf = (r: ParsedRun, totals: Totals) => toKtap({ suites: suiteRecords(r), totals }, runArtifacts(r, ''));
+/** junit.xml of a parsed run, as the run folder gets it. */
+const junitOf = (r: ParsedRun, head: { kernel: KernelIdentity; verdict: RunRecord['verdict'] }) => toJunit({ ...head, suites: suiteRecords(r), cases: caseRecords(r) });
 const KERNEL = { path: '/boot/vmlinuz', sha256: null, release: '6.1.0-56-cloud-amd64', source: 'test' };
 
 interface Tap { final: FinalResults; asserts: { ok: boolean; id: number; name: string; skip: string | boolean; todo: string | boolean }[]; extra: string[]; comments: string[] }
@@ -57,7 +66,7 @@ t.test('KTAP of the real passing run reads back as one passing suite', async (t)
   const r = run('debian-6.1-pass.raw');
   const totals = totalsOf(casesOf(r));
   t.same(totals, { pass: 14, fail: 0, skip: 0, error: 0 });
-  const text = toKtap(r, totals);
+  const text = ktapOf(r, totals);
   t.ok(text.startsWith('TAP version 13\n1..1\n'), 'kselftest header');
   const tap = await parseTap(text);
   t.equal(tap.final.ok, true);
@@ -73,7 +82,7 @@ t.test('KTAP of the real passing run reads back as one passing suite', async (t)
 t.test('KTAP of a mixed run: fail, skip, timeout and crash each read back right', async (t) => {
   const r = mixedRun();
   const totals = totalsOf(casesOf(r));
-  const tap = await parseTap(toKtap(r, totals));
+  const tap = await parseTap(ktapOf(r, totals));
   t.same([tap.final.count, tap.final.fail, tap.final.skip], [5, 3, 1], '5 suites: 3 not ok, 1 skip');
   t.same(tap.asserts.map((a) => [a.id, a.ok]), [[1, true], [2, true], [3, false], [4, false], [5, false]]);
   t.equal(tap.asserts[1]!.skip, 'openat2(/usr/bin/node, O_RDONLY|O_CLOEXEC|O_MAYEXEC=040000000) -> EINVAL: kernel lacks O_MAYEXEC',
@@ -81,14 +90,14 @@ t.test('KTAP of a mixed run: fail, skip, timeout and crash each read back right'
   t.equal(tap.final.skips[0]?.name, 'selftests: omayexec: omayexec-policy');
   t.notOk(tap.asserts[3]!.skip, 'a timeout is not a skip');
   t.same(tap.extra, []);
-  const line = (await parseTap(toKtap(r, totals))).comments.find((c) => c.startsWith('# Totals:'));
+  const line = (await parseTap(ktapOf(r, totals))).comments.find((c) => c.startsWith('# Totals:'));
   t.equal(line, `# Totals: pass:${totals.pass} fail:${totals.fail} xfail:0 xpass:0 skip:${totals.skip} error:${totals.error}\n`);
   t.same(totals, { pass: 14 + 3 + 11 + 9, fail: 1 + 1, skip: 0, error: 1 }, 'totals from the cases');
 });
 
 t.test('KTAP of an all-skipped run: every suite a SKIP, none failing', async (t) => {
   const r = run('all-skipped.raw');
-  const tap = await parseTap(toKtap(r, totalsOf(casesOf(r))));
+  const tap = await parseTap(ktapOf(r, totalsOf(casesOf(r))));
   t.same([tap.final.count, tap.final.fail, tap.final.skip], [2, 0, 2]);
   t.same(tap.final.skips.map((s) => s.skip), ['needs root (euid 0)', 'openat2(/usr/bin/node, O_RDONLY|O_CLOEXEC|O_MAYEXEC=040000000) -> EINVAL: kernel lacks O_MAYEXEC']);
 });
@@ -120,7 +129,7 @@ function countsOf(cases: JCase[]) {
 
 t.test('junit of the real passing run', async (t) => {
   const r = run('debian-6.1-pass.raw');
-  const j = parseJunit(t, toJunit(r, { kernel: KERNEL, verdict: 'pass' }));
+  const j = parseJunit(t, junitOf(r, { kernel: KERNEL, verdict: 'pass' }));
   const root = j.testsuites;
   t.same([root.name, root.tests, root.failures, root.errors, root.skipped], ['omayexec-conformance', '14', '0', '0', '0']);
   const suites = root.testsuite ?? [];
@@ -137,7 +146,7 @@ t.test('junit of the real passing run', async (t) => {
 
 t.test('junit of a mixed run: counts agree with the testcases; skips are not passes', async (t) => {
   const r = mixedRun();
-  const j = parseJunit(t, toJunit(r, { kernel: KERNEL, verdict: 'fail' }));
+  const j = parseJunit(t, junitOf(r, { kernel: KERNEL, verdict: 'fail' }));
   const root = j.testsuites;
   const suites = root.testsuite ?? [];
   t.same(suites.map((s) => s.name), ['exec', 'omayexec-policy', 'omayexec-sysctl', 'exec-timeout', 'exec-signal']);
@@ -167,7 +176,7 @@ t.test('junit of a mixed run: counts agree with the testcases; skips are not pas
 
 t.test('junit of an all-skipped run reports nothing as passed', async (t) => {
   const r = run('all-skipped.raw');
-  const j = parseJunit(t, toJunit(r, { kernel: KERNEL, verdict: 'skip' }));
+  const j = parseJunit(t, junitOf(r, { kernel: KERNEL, verdict: 'skip' }));
   const all = (j.testsuites.testsuite ?? []).flatMap((s) => s.testcase ?? []);
   t.same(countsOf(all), { failure: 0, error: 0, skipped: 2, passed: 0 });
   const root = j.testsuites;
@@ -189,7 +198,7 @@ t.test('junit: the failure message carries expected and actual; markup and contr
       ],
     }],
   };
-  const j = parseJunit(t, toJunit(r, { kernel: { ...KERNEL, release: '6.1.0 "quoted" <rel>' }, verdict: 'fail' }));
+  const j = parseJunit(t, junitOf(r, { kernel: { ...KERNEL, release: '6.1.0 "quoted" <rel>' }, verdict: 'fail' }));
   const s = j.testsuites.testsuite![0]!;
   t.equal(s.name, 'x&y');
   const [bad, good, skipped] = s.testcase!;
@@ -212,15 +221,15 @@ t.test('writeRunFolder: results.json, results.ktap, junit.xml, and latest -> the
   });
   const write = (id: string, file: string) => {
     const r = run(file);
-    const cases = casesOf(r).map(({ line: _l, ...c }) => c);
+    const cases = caseRecords(r);
     const record: RunRecord = {
       runId: id, verdict: 'pass', exitCode: 0, why: 'test', mode: 'vm', kernel: KERNEL, expect: [],
       profiles: r.profiles.map((p) => ({ ...p, required: false })), totals: totalsOf(cases),
-      suites: r.suites.map(({ tap: _t, cases: _c, ...s }) => s), cases, timings: {}, consoleSigns: [], overriddenExpectations: {},
+      suites: suiteRecords(r), cases, timings: {}, consoleSigns: [], overriddenExpectations: {},
     };
     const dir = runDir(id);
     t.equal(dir, join(root.name, id), 'run folder under OMAYEXEC_RESULTS');
-    writeRunFolder(dir, r, record);
+    writeRunFolder(dir, record, runArtifacts(r, ''));
     return dir;
   };
   const id1 = newRunId();

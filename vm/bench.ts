@@ -18,7 +18,7 @@ import { ensureBaseArchive } from './initramfs.js';
 import { projectRoot, resultsRoot } from './paths.js';
 import { spawnLines } from './process-lines.js';
 import { chooseAccel, qemuArgs } from './qemu.js';
-import type { RunRecord } from './results.js';
+import type { RunRecord } from './record.js';
 
 interface KernelUnderBench {
   label: string;

@@ -11,7 +11,8 @@ import { BadInputError, commandFailure, EXIT, HarnessError } from './errors.js';
 import { PATCH_SETS, SERIES } from './kernel/recipe.js';
 import { Progress, type Verbosity } from './progress.js';
 import { availableSuites, runDirect, runInVm, type RunOptions } from './run.js';
-import { DEFAULT_CI_OUTPUT, isKcidbOrigin, RESULT_FORMATS } from './kcidb.js';
+import { isKcidbOrigin } from './kcidb-schema.js';
+import { DEFAULT_CI_OUTPUT, RESULT_FORMATS } from './results.js';
 
 const USAGE = `usage: omayexec-conformance <command> [options]
 

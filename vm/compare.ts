@@ -1,10 +1,11 @@
-// compare BASE CANDIDATE: what changed between two runs, case by case.
+// compare BASE CANDIDATE: what changed between two runs, case by case (a
+// case is matched by caseKey: suite and name, whatever its expectation).
 // Exit 0 without regression, 1 with one (usable under `git bisect run`).
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BadInputError } from './errors.js';
 import { resultsRoot } from './paths.js';
-import type { RunRecord } from './results.js';
+import { caseKey, caseName, expectedFromName, type CaseRecord, type RunRecord } from './record.js';
 
 export interface Comparison {
   base: { runId: string; kernel: string; verdict: string };
@@ -17,6 +18,8 @@ export interface Comparison {
   newlySkipped: string[];
   newlyRun: string[];
   disappeared: string[];
+  /** The same case expecting another outcome ("name: expected A -> B"): the spec or its table changed, not the kernel. */
+  expectationChanged: string[];
 }
 
 /** A run folder, a results.json, or a run id under results/. */
@@ -44,9 +47,14 @@ export function loadRun(ref: string): RunRecord {
 const ran = (s: string | undefined) => s === 'pass' || s === 'fail' || s === 'error';
 const bad = (s: string | undefined) => s === 'fail' || s === 'error';
 
+/** What a case expects: from its diagnostics, else from its name (skipped cases have only the name). */
+function expectedOf(c: CaseRecord): string | undefined {
+  return c.expected ?? expectedFromName(c.id.split(' / ').pop() ?? '');
+}
+
 export function compareRuns(base: RunRecord, cand: RunRecord): Comparison {
-  const b = new Map(base.cases.map((c) => [c.id, c.status]));
-  const c = new Map(cand.cases.map((x) => [x.id, x.status]));
+  const b = new Map(base.cases.map((c) => [caseKey(c), c]));
+  const c = new Map(cand.cases.map((x) => [caseKey(x), x]));
   const out: Comparison = {
     base: { runId: base.runId, kernel: base.kernel.release ?? '?', verdict: base.verdict },
     candidate: { runId: cand.runId, kernel: cand.kernel.release ?? '?', verdict: cand.verdict },
@@ -57,16 +65,22 @@ export function compareRuns(base: RunRecord, cand: RunRecord): Comparison {
     newlySkipped: [],
     newlyRun: [],
     disappeared: [],
+    expectationChanged: [],
   };
-  for (const [id, cs] of c) {
-    const bs = b.get(id);
+  for (const [key, cc] of c) {
+    const bc = b.get(key);
+    const id = cc.id;
+    const bs = bc?.status;
+    const cs = cc.status;
+    const was = bc ? expectedOf(bc) : undefined;
+    if (bc && was !== expectedOf(cc)) out.expectationChanged.push(`${caseName(id)}: expected ${was ?? '?'} -> ${expectedOf(cc) ?? '?'}`);
     if (bs === 'pass' && bad(cs)) out.regressions.push(id);
     else if (bs === 'pass' && cs === 'skip') out.lost.push(id);
     else if (bad(bs) && cs === 'pass') out.fixes.push(id);
     else if (ran(bs) && cs === 'skip') out.newlySkipped.push(id);
     else if (!ran(bs) && ran(cs)) out.newlyRun.push(id);
   }
-  for (const [id, bs] of b) if (!c.has(id)) (bs === 'pass' ? out.lost : out.disappeared).push(id);
+  for (const [key, bc] of b) if (!c.has(key)) (bc.status === 'pass' ? out.lost : out.disappeared).push(bc.id);
   // A verdict that got worse without a case to show for it (panic, timeout,
   // lost output) is a regression too.
   const rank = ['pass', 'skip', 'fail', 'timeout', 'error', 'boot-failure', 'panic'];
@@ -93,5 +107,6 @@ export function formatComparison(c: Comparison): string {
   section('newly skipped', c.newlySkipped);
   section('newly run', c.newlyRun);
   section('no longer reported', c.disappeared);
+  section('expectation changed', c.expectationChanged);
   return lines.join('\n');
 }

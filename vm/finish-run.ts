@@ -1,12 +1,12 @@
 // The one way a run ends, whatever produced its stream (a VM, direct mode, a
 // board's bundle): parse the observed lines, decide the verdict, build the
-// record and write the run folder. Never mutates its input.
-import { writeFileSync } from 'node:fs';
+// record and the writers' artifacts, write the run folder. Never mutates its input.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CaseResult, ParsedRun } from './parse.js';
 import { parseRunnerOutput } from './parse.js';
-import { totalsOf, writeRunFolder, type KernelIdentity, type RunRecord } from './results.js';
-import type { CiOutputOptions } from './kcidb.js';
+import { caseKey, totalsOf, type CaseRecord, type KernelIdentity, type RunArtifacts, type RunRecord, type SuiteRecord } from './record.js';
+import { writeRunFolder, type CiOutputOptions } from './results.js';
 import type { QemuOutcome } from './qemu.js';
 import { attributeWarnings, decideVerdict, type GuestFate } from './verdict.js';
 import { EXIT_CODES } from './errors.js';
@@ -54,11 +54,50 @@ function duplicatedCases(run: ParsedRun): string[] {
   const seen = new Set<string>();
   const dup = new Set<string>();
   for (const c of run.suites.flatMap((s) => s.cases)) {
-    const key = `${c.suite}\u0000${c.id}`;
+    const key = caseKey(c);
     if (seen.has(key)) dup.add(c.id);
     seen.add(key);
   }
   return [...dup];
+}
+
+/** The record's suites: what the parser found, without their TAP and cases. */
+export function suiteRecords(run: ParsedRun): SuiteRecord[] {
+  return run.suites.map(({ tap: _tap, cases: _cases, ...s }) => s);
+}
+
+/** The record's case list: every case, suite after suite, without its place in the stream. */
+export function caseRecords(run: ParsedRun): CaseRecord[] {
+  return run.suites.flatMap((s) => s.cases).map(({ line: _line, tapLine: _tapLine, ...c }) => c);
+}
+
+/** A case's own TAP: its test line, then the YAML block right under it. */
+function caseTap(tap: string[], at: number | undefined): string[] {
+  if (at === undefined || at < 0 || at >= tap.length) return [];
+  const own = [tap[at]!];
+  if (tap[at + 1]?.trim() !== '---') return own;
+  for (let i = at + 1; i < tap.length; i++) {
+    own.push(tap[i]!);
+    if (tap[i]!.trim() === '...') break;
+  }
+  return own;
+}
+
+/** What the writers read besides the record, in the record's order (suiteRecords, caseRecords). */
+export function runArtifacts(run: ParsedRun, consoleText: string): RunArtifacts {
+  return {
+    suiteTap: run.suites.map((s) => s.tap),
+    caseTap: run.suites.flatMap((s) => s.cases.map((c) => caseTap(s.tap, c.tapLine))),
+    stderr: run.stderr,
+    start: run.start ? { machine: run.start.machine, runner: run.start.runner } : null,
+    console: consoleText,
+  };
+}
+
+/** console.log as the launcher wrote it (VM runs); '' when there is none. */
+function readConsole(dir: string): string {
+  const path = join(dir, 'console.log');
+  return existsSync(path) ? readFileSync(path, 'utf8') : '';
 }
 
 export function finishRun(o: ObservedRun): { record: RunRecord; dir: string } {
@@ -73,7 +112,7 @@ export function finishRun(o: ObservedRun): { record: RunRecord; dir: string } {
   }
   if (o.interrupted) v = { verdict: 'error', exitCode: EXIT_CODES.error, why: `interrupted by ${o.interrupted}` };
   else if (o.sessionError && v.verdict === 'pass') v = { verdict: 'error', exitCode: EXIT_CODES.error, why: o.sessionError };
-  const cases = run.suites.flatMap((s) => s.cases).map(({ line: _line, ...c }) => c);
+  const cases = caseRecords(run);
   const record: RunRecord = {
     runId: o.runId,
     verdict: v.verdict,
@@ -84,7 +123,7 @@ export function finishRun(o: ObservedRun): { record: RunRecord; dir: string } {
     expect: o.expect,
     profiles: run.profiles.map((p) => ({ ...p, required: o.expect.includes(p.name) })),
     totals: totalsOf(cases),
-    suites: run.suites.map(({ tap: _tap, cases: _cases, ...s }) => s),
+    suites: suiteRecords(run),
     cases,
     timings: o.timings,
     qemu: o.qemu && { accel: o.qemu.accel, argv: o.qemu.argv, exitCode: o.qemu.exitCode, signal: o.qemu.signal, killedFor: o.qemu.killedFor },
@@ -94,6 +133,6 @@ export function finishRun(o: ObservedRun): { record: RunRecord; dir: string } {
     ...(o.channel !== undefined ? { channel: o.channel } : {}),
   };
   writeFileSync(join(o.dir, 'results.raw'), o.lines.join('\n') + '\n');
-  writeRunFolder(o.dir, run, record, o.ci);
+  writeRunFolder(o.dir, record, runArtifacts(run, readConsole(o.dir)), o.ci);
   return { record, dir: o.dir };
 }

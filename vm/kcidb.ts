@@ -1,37 +1,18 @@
-// Verdicts for CI systems: kcidb.json (KernelCI's KCIDB I/O schema v5.3: one
-// checkout, one build for the kernel under test, one test object per case,
-// per suite and for the whole run) and the TAP 14 form of results.ktap
-// (`run --format tap14`: each suite's TAP as an indented subtest).
+// kcidb.json: a run's verdicts for KernelCI's KCIDB (I/O schema v5.3,
+// vm/kcidb-schema.ts): one checkout, one build for the kernel under test, one
+// test object per case, per suite and for the whole run. A pure function of
+// the record and the artifacts; the origin is the caller's plain value.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { CaseResult, CaseStatus, ParsedRun, SuiteResult, SuiteStatus } from './parse.js';
-import type { RunRecord } from './results.js';
+import { caseName, casesBySuite, type CaseRecord, type CaseStatus, type RunArtifacts, type RunRecord, type SuiteStatus } from './record.js';
+import { isKcidbOrigin, KCIDB_VERSION, type KcidbBuild, type KcidbCheckout, type KcidbData, type KcidbStatus, type KcidbTest } from './kcidb-schema.js';
 import type { Verdict } from './verdict.js';
 
-export const KCIDB_VERSION = { major: 5, minor: 3 } as const;
-/** The schema's origin pattern: the name of the submitting CI system. */
-export const KCIDB_ORIGIN_RE = /^[a-z0-9_]+$/;
-/** The schema's test path pattern: dot-separated nodes of [a-zA-Z0-9_-]. */
-export const KCIDB_PATH_RE = /^([a-zA-Z0-9_-]+(\.[a-zA-Z0-9_-]+)*)?$/;
 /** Root node of every test path this tool reports. */
 export const PATH_ROOT = 'omayexec';
 const LOG_EXCERPT_MAX = 16384;
 
-export const RESULT_FORMATS = ['ktap', 'tap14'] as const;
-export type ResultFormat = (typeof RESULT_FORMATS)[number];
-
-/** How writeRunFolder writes the CI-facing files (`run --kcidb-origin/--format`, carried in RunOptions). */
-export interface CiOutputOptions {
-  kcidbOrigin: string;
-  format: ResultFormat;
-}
-
-export const DEFAULT_CI_OUTPUT: Readonly<CiOutputOptions> = { kcidbOrigin: 'omayexec', format: 'ktap' };
-
-export function isKcidbOrigin(s: string): boolean {
-  return KCIDB_ORIGIN_RE.test(s);
-}
+/** What kcidb.json needs besides the record. */
+export type KcidbArtifacts = Pick<RunArtifacts, 'caseTap' | 'stderr' | 'start' | 'console'>;
 
 // ---------------------------------------------------------------- paths
 
@@ -47,17 +28,18 @@ export function suiteNode(suite: string): string {
 }
 
 /**
- * A case's path below its suite, from its name: every word a node
+ * A case's path below its suite, from the two parts of its identity
+ * (caseKey: suite and name, the expected outcome left out, so a changed
+ * expectation keeps the test's identity): every word of the name a node
  * ("sysctl=2" -> "sysctl_2"), subtest levels (" / ") in order, the leading
- * word dropped when it repeats the suite ("policy ...", "ima: ..."), the
- * expected outcome ("-> EACCES") left out: it is what the case checks, not
- * which case it is, so a changed expectation keeps the test's identity.
+ * word dropped when it repeats the suite ("policy ...", "ima: ...").
  */
-export function casePath(suite: string, caseId: string): string {
+export function casePath(c: Pick<CaseRecord, 'suite' | 'id'>): string {
+  const suite = c.suite;
   const sn = suiteNode(suite);
-  const words = caseId
+  const words = caseName(c.id)
     .split(' / ')
-    .flatMap((level) => level.replace(/\s*->\s*\S+\s*$/, '').split(/\s+/))
+    .flatMap((level) => level.split(/\s+/))
     .map(node)
     .filter(Boolean);
   if (words[0] === sn || words[0] === node(suite)) words.shift();
@@ -65,10 +47,10 @@ export function casePath(suite: string, caseId: string): string {
 }
 
 /** Paths for every case of a run, made unique in order ("_2", "_3"... on a repeat). */
-export function casePaths(cases: Pick<CaseResult, 'suite' | 'id'>[]): string[] {
+export function casePaths(cases: Pick<CaseRecord, 'suite' | 'id'>[]): string[] {
   const seen = new Map<string, number>();
   return cases.map((c) => {
-    const p = casePath(c.suite, c.id);
+    const p = casePath(c);
     const n = (seen.get(p) ?? 0) + 1;
     seen.set(p, n);
     return n === 1 ? p : `${p}_${n}`;
@@ -76,50 +58,6 @@ export function casePaths(cases: Pick<CaseResult, 'suite' | 'id'>[]): string[] {
 }
 
 // ---------------------------------------------------------------- objects
-
-export type KcidbStatus = 'FAIL' | 'ERROR' | 'MISS' | 'PASS' | 'DONE' | 'SKIP';
-
-interface KcidbResource { name: string; url: string }
-
-export interface KcidbCheckout {
-  id: string;
-  origin: string;
-  comment?: string;
-  valid?: boolean;
-  misc?: Record<string, unknown>;
-}
-
-export interface KcidbBuild {
-  id: string;
-  origin: string;
-  checkout_id: string;
-  comment?: string;
-  architecture?: string;
-  status?: KcidbStatus;
-  output_files?: KcidbResource[];
-  misc?: Record<string, unknown>;
-}
-
-export interface KcidbTest {
-  id: string;
-  origin: string;
-  build_id: string;
-  path: string;
-  status: KcidbStatus;
-  comment?: string;
-  log_excerpt?: string;
-  start_time?: string;
-  duration?: number;
-  environment?: { comment?: string; misc?: Record<string, unknown> };
-  misc?: Record<string, unknown>;
-}
-
-export interface KcidbData {
-  version: { major: number; minor: number };
-  checkouts: KcidbCheckout[];
-  builds: KcidbBuild[];
-  tests: KcidbTest[];
-}
 
 const CASE_STATUS: Record<CaseStatus, KcidbStatus> = { pass: 'PASS', fail: 'FAIL', skip: 'SKIP', error: 'ERROR' };
 // A suite that timed out did not finish: what it would have said is unknown.
@@ -156,25 +94,14 @@ function pruned<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null)) as T;
 }
 
-function caseExcerpt(c: Omit<CaseResult, 'line'>, suite: SuiteResult | undefined): string | undefined {
+function caseExcerpt(c: CaseRecord, tap: string[]): string | undefined {
   if (c.status === 'pass') return undefined;
   const lines: string[] = [];
   if (c.expected !== undefined || c.actual !== undefined) lines.push(`expected ${c.expected ?? '?'}, actual ${c.actual ?? '?'}`);
   if (c.reason) lines.push(c.reason);
   for (const t of c.taint ?? []) lines.push(`kernel: ${t}`);
-  // The suite's own words: its test line and the YAML diagnostics under it.
-  const desc = c.id.split(' / ').pop() ?? '';
-  const tap = suite?.tap ?? [];
-  const at = desc ? tap.findIndex((l) => /^\s*(not )?ok\b/.test(l) && l.includes(desc)) : -1;
-  if (at >= 0) {
-    lines.push(tap[at]!);
-    if (tap[at + 1]?.trim() === '---') {
-      for (let i = at + 1; i < tap.length && i <= at + 40; i++) {
-        lines.push(tap[i]!);
-        if (tap[i]!.trim() === '...') break;
-      }
-    }
-  }
+  // The suite's own words: its test line and the first 40 lines of the YAML diagnostics under it.
+  lines.push(...tap.slice(0, 41));
   return excerpt(lines);
 }
 
@@ -187,14 +114,16 @@ export function consoleExcerpt(consoleText: string, record: Pick<RunRecord, 'ver
   return at >= 0 ? lines.slice(Math.max(0, at - 5), at + 80) : lines.slice(-80);
 }
 
-/** kcidb.json of one run; consoleLines: kernel console excerpt for the run's test object. */
-export function toKcidb(run: ParsedRun, record: RunRecord, origin: string = DEFAULT_CI_OUTPUT.kcidbOrigin, consoleLines: string[] = []): KcidbData {
+/** kcidb.json of one run, as data; origin: the submitting CI system (`run --kcidb-origin`). */
+export function toKcidb(record: RunRecord, a: KcidbArtifacts, origin: string): KcidbData {
   if (!isKcidbOrigin(origin)) throw new Error(`invalid KCIDB origin '${origin}' (lower-case letters, digits, _)`);
+  const start = a.start;
+  const consoleLines = consoleExcerpt(a.console, record);
   const k = record.kernel;
   const key = kernelKey(k);
   const checkoutId = `${origin}:checkout-${key}`;
   const buildId = `${origin}:build-${key}`;
-  const arch = run.start?.machine?.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  const arch = start?.machine?.toLowerCase().replace(/[^a-z0-9_]/g, '_');
   const release = k.release ?? 'unknown release';
   const kernelMisc = pruned({ path: k.path, sha256: k.sha256, release: k.release, source: k.source });
   const checkout: KcidbCheckout = {
@@ -216,8 +145,8 @@ export function toKcidb(run: ParsedRun, record: RunRecord, origin: string = DEFA
     misc: { kernel: kernelMisc },
   });
   const environment = pruned({
-    comment: text(record.mode === 'direct' ? `directly on the running kernel${run.start ? ` (${run.start.machine})` : ''}` : `QEMU (${record.qemu?.accel ?? '?'})${run.start ? ` ${run.start.machine}` : ''}`),
-    misc: pruned({ mode: record.mode, accel: record.qemu?.accel, machine: run.start?.machine, runner_node: run.start?.runner }),
+    comment: text(record.mode === 'direct' ? `directly on the running kernel${start ? ` (${start.machine})` : ''}` : `QEMU (${record.qemu?.accel ?? '?'})${start ? ` ${start.machine}` : ''}`),
+    misc: pruned({ mode: record.mode, accel: record.qemu?.accel, machine: start?.machine, runner_node: start?.runner }),
   });
   const testId = (path: string) => `${origin}:${record.runId}:${path}`;
   const tests: KcidbTest[] = [];
@@ -247,8 +176,9 @@ export function toKcidb(run: ParsedRun, record: RunRecord, origin: string = DEFA
     }),
   }));
 
-  for (const s of run.suites) {
-    const stderr = run.stderr.filter((e) => e.suite === s.id).map((e) => e.line);
+  const bySuite = casesBySuite(record.cases);
+  for (const s of record.suites) {
+    const stderr = a.stderr.filter((e) => e.suite === s.id).map((e) => e.line);
     const bad = s.status !== 'pass' && s.status !== 'skip';
     tests.push(pruned({
       id: testId(`${PATH_ROOT}.${suiteNode(s.id)}`),
@@ -260,11 +190,10 @@ export function toKcidb(run: ParsedRun, record: RunRecord, origin: string = DEFA
       log_excerpt: bad || s.status === 'skip' ? excerpt([...(s.reason ? [s.reason] : []), ...(bad ? stderr.slice(-100) : [])]) : undefined,
       duration: s.seconds ?? undefined,
       environment,
-      misc: pruned({ kind: 'suite', suite: s.id, status: s.status, exit: s.exit, signal: s.signal, cases: s.cases.length }),
+      misc: pruned({ kind: 'suite', suite: s.id, status: s.status, exit: s.exit, signal: s.signal, cases: bySuite.get(s.id)?.length ?? 0 }),
     }));
   }
 
-  const suiteOf = new Map(run.suites.map((s) => [s.id, s]));
   const cases = record.cases;
   const paths = casePaths(cases);
   cases.forEach((c, i) => {
@@ -275,7 +204,7 @@ export function toKcidb(run: ParsedRun, record: RunRecord, origin: string = DEFA
       path: paths[i]!,
       status: CASE_STATUS[c.status],
       comment: text(c.id),
-      log_excerpt: caseExcerpt(c, suiteOf.get(c.suite)),
+      log_excerpt: caseExcerpt(c, a.caseTap[i] ?? []),
       misc: pruned({ kind: 'case', suite: c.suite, case: c.id, expected: c.expected, actual: c.actual, reason: c.reason, taint: c.taint }),
     }));
   });
@@ -290,43 +219,7 @@ export function formatKcidb(d: KcidbData): string {
   return `{\n  "version": ${JSON.stringify(d.version)},\n${list('checkouts', d.checkouts)},\n${list('builds', d.builds)},\n${list('tests', d.tests)}\n}\n`;
 }
 
-/** Writes DIR/kcidb.json (with the console excerpt of a crashed run, from DIR/console.log). */
-export function writeKcidb(dir: string, run: ParsedRun, record: RunRecord, origin: string = DEFAULT_CI_OUTPUT.kcidbOrigin): void {
-  const consolePath = join(dir, 'console.log');
-  const consoleLines = existsSync(consolePath) ? consoleExcerpt(readFileSync(consolePath, 'utf8'), record) : [];
-  writeFileSync(join(dir, 'kcidb.json'), formatKcidb(toKcidb(run, record, origin, consoleLines)));
-}
-
-// ---------------------------------------------------------------- TAP 14
-
-const yamlString = (s: string) => JSON.stringify(s);
-
-/**
- * results.ktap in TAP 14: each suite's own TAP indented 4 spaces under
- * "# Subtest: omayexec: <suite>", closed by "ok N - omayexec: <suite>"
- * (skips carry "# SKIP reason"; failures a YAML block with status and reason).
- */
-export function toTap14(run: ParsedRun, totals: RunRecord['totals']): string {
-  const out = ['TAP version 14', `1..${run.suites.length}`];
-  run.suites.forEach((s, i) => {
-    const name = `omayexec: ${s.id}`;
-    out.push(`# Subtest: ${name}`);
-    for (const l of s.tap) {
-      // A nested stream's version line is implied by the parent's.
-      if (/^\s*TAP version \d+\s*$/.test(l)) continue;
-      out.push(l.trim() ? `    ${l}` : '');
-    }
-    const ok = s.status === 'pass' || s.status === 'skip';
-    const reason = (s.reason ?? '').replace(/[\r\n]+/g, ' ').replace(/#/g, '\\#');
-    const directive = s.status === 'skip' ? ` # SKIP${reason ? ` ${reason}` : ''}` : '';
-    out.push(`${ok ? 'ok' : 'not ok'} ${i + 1} - ${name}${directive}`);
-    if (!ok) {
-      out.push('  ---', `  status: ${s.status}`);
-      if (s.reason) out.push(`  message: ${yamlString(s.reason)}`);
-      if (s.seconds !== null) out.push(`  seconds: ${s.seconds}`);
-      out.push('  ...');
-    }
-  });
-  out.push(`# Totals: pass:${totals.pass} fail:${totals.fail} xfail:0 xpass:0 skip:${totals.skip} error:${totals.error}`);
-  return out.join('\n') + '\n';
+/** kcidb.json's text. */
+export function kcidbJson(record: RunRecord, a: KcidbArtifacts, origin: string): string {
+  return formatKcidb(toKcidb(record, a, origin));
 }

@@ -2,35 +2,21 @@
 // suites and cases. Accepts TAP 13/14 and KTAP-style nesting by indentation,
 // ignores lines that are neither (kernel messages, garbage), and never
 // invents a pass: a suite without its end line, plan or clean exit is an error.
+import type { CaseParams } from '../fixtures/dimensions.js';
 import { decodeEvent, type RunnerEvent } from '../harness/protocol.js';
 import type { ProbeResult } from '../harness/profiles.js';
+import { expectedFromName, type CaseRecord, type CaseStatus, type SuiteRecord } from './record.js';
 
-export type CaseStatus = 'pass' | 'fail' | 'skip' | 'error';
-export type SuiteStatus = 'pass' | 'fail' | 'skip' | 'error' | 'timeout';
-
-export interface CaseResult {
-  id: string;
-  suite: string;
-  status: CaseStatus;
-  expected?: string;
-  actual?: string;
-  reason?: string;
+export interface CaseResult extends CaseRecord {
   /** Index of the TAP line in the results stream. */
   line: number;
-  taint?: string[];
+  /** Index of the test line in its suite's TAP (absent: a case the host made up). */
+  tapLine?: number;
 }
 
-export interface SuiteResult {
-  id: string;
-  status: SuiteStatus;
-  reason?: string;
-  exit: number | null;
-  signal: string | null;
-  seconds: number | null;
+export interface SuiteResult extends SuiteRecord {
   tap: string[];
   cases: CaseResult[];
-  /** "# omx-metrics {json}" the suite printed (CPU time, per-call costs). */
-  metrics?: Record<string, number>;
 }
 
 export interface ParsedRun {
@@ -94,18 +80,25 @@ function parseTestLine(s: OpenSuite, text: string, depth: number, lineNo: number
     reason = reason ?? 'subtest failed without a failing case (plan mismatch or crash)';
   }
   const id = [...s.subtests.slice(0, depth), desc].join(' / ');
-  const c: CaseResult = { id, suite: s.result.id, status, line: lineNo };
+  const c: CaseResult = { id, suite: s.result.id, status, line: lineNo, tapLine: s.result.tap.length - 1 };
   if (reason) c.reason = reason;
   // A pass's actual comes from the suite's observed comment that follows it, never from the name.
+  // Case names end with "-> EXPECTED" (harness/suite.ts).
   if (status === 'pass') c.expected = expectedFromName(desc);
   s.result.cases.push(c);
   s.yamlFor = c;
 }
 
-/** Case names end with "-> EXPECTED" (harness/suite.ts). */
-export function expectedFromName(desc: string): string | undefined {
-  const m = /->\s*(\S+)\s*$/.exec(desc);
-  return m?.[1];
+/** The params comment's JSON: an object of strings and numbers, or nothing (a mangled line only loses them). */
+function parseParams(json: string): CaseParams | undefined {
+  try {
+    const v = JSON.parse(json) as unknown;
+    if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
+    const ok = Object.values(v).every((x) => typeof x === 'string' || typeof x === 'number');
+    return ok ? (v as CaseParams) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function onTapLine(s: OpenSuite, raw: string, lineNo: number): void {
@@ -136,6 +129,12 @@ function onTapLine(s: OpenSuite, raw: string, lineNo: number): void {
   if (observed) {
     const last = s.result.cases[s.result.cases.length - 1];
     if (last && last.status === 'pass' && last.actual === undefined) last.actual = observed[1]!;
+    return;
+  }
+  const params = /^#\s*omx-params\s+(\{.*\})\s*$/.exec(text);
+  if (params) {
+    const last = s.result.cases[s.result.cases.length - 1];
+    if (last && !last.params) last.params = parseParams(params[1]!);
     return;
   }
   const metrics = /^#\s*omx-metrics\s+(\{.*\})\s*$/.exec(text);

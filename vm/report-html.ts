@@ -2,23 +2,24 @@
 // identity, timings, profiles, the O_MAYEXEC policy matrix as a coloured grid
 // (rows sysctl × mount × mode; columns file type × open path; each cell one
 // square per capability state), and every case with its TAP lines.
-import { expectedFromName, type CaseResult, type ParsedRun } from './parse.js';
-import type { RunRecord } from './results.js';
+import { CAP_STATES, modeText, OBJECT_TYPES, OPEN_PATHS, SYSCTL_VALUES, type CaseParams, type OpenPath } from '../fixtures/dimensions.js';
+import { POLICY_SUITE, policyCaseName, policyCaseParams, policyCases, VARIANTS } from '../fixtures/omayexec-policy.js';
+import { caseName, casesBySuite, expectedFromName, type CaseRecord, type RunArtifacts, type RunRecord } from './record.js';
 
 const esc = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
 
-const POLICY_RE = /^policy sysctl=(\d) mount=(\w+) mode=(0\d+) type=(\w+) via=(\S+) caps=(\S+) -> (\S+)$/;
-const TYPES = ['regular', 'directory', 'symlink', 'char', 'block', 'fifo', 'socket'];
-const VIAS = ['openat2', 'open+O_MAYEXEC', 'openat+O_MAYEXEC', 'openat2+O_MAYEXEC'];
-const VIA_SHORT: Record<string, string> = { openat2: 'o2', 'open+O_MAYEXEC': 'op+', 'openat+O_MAYEXEC': 'oat+', 'openat2+O_MAYEXEC': 'o2+' };
+const VIA_SHORT: Record<OpenPath, string> = { openat2: 'o2', 'open+O_MAYEXEC': 'op+', 'openat+O_MAYEXEC': 'oat+', 'openat2+O_MAYEXEC': 'o2+' };
+
+/** What the page needs besides the record. */
+export type HtmlArtifacts = Pick<RunArtifacts, 'suiteTap' | 'caseTap' | 'stderr'>;
 
 /** The expected outcome: from the diagnostics, else from the case name ("... -> EACCES"). */
-function expectedOf(c: CaseResult): string | undefined {
+function expectedOf(c: CaseRecord): string | undefined {
   return c.expected ?? expectedFromName(c.id.split(' / ').pop() ?? '');
 }
 
 /** What went wrong in a case, without "expected ?, actual ?" when the case checked nothing (suite errors). */
-function caseDetail(c: CaseResult): string {
+function caseDetail(c: CaseRecord): string {
   const expected = expectedOf(c);
   const parts = expected !== undefined || c.actual !== undefined ? [`expected ${esc(expected ?? '?')}, actual ${esc(c.actual ?? '?')}`] : [];
   // A suite error's case is named after its reason: say it once.
@@ -26,58 +27,65 @@ function caseDetail(c: CaseResult): string {
   return parts.join('; ');
 }
 
-function anchor(c: CaseResult, i: number): string {
+function anchor(c: CaseRecord, i: number): string {
   return `case-${i}-${c.suite}`;
 }
 
-function policyGrid(cases: CaseResult[], index: Map<CaseResult, number>): string {
-  const cells = new Map<string, CaseResult>();
+/** A grid cell's key: the six dimensions of a policy case. */
+function cellKey(p: CaseParams): string {
+  return [p.sysctl, p.mount, p.mode, p.type, p.via, p.caps].join('|');
+}
+
+// Records written before suites declared params (the recordings under
+// test/fixtures/runs-recorded): a policy case's params are looked up by its
+// name in the table that generates both; no name is parsed.
+let legacyParams: Map<string, CaseParams> | undefined;
+function paramsOf(c: CaseRecord): CaseParams | undefined {
+  if (c.params) return c.params;
+  legacyParams ??= new Map(policyCases(OBJECT_TYPES).map((p) => [policyCaseName(p), policyCaseParams(p)]));
+  return legacyParams.get(caseName(c.id));
+}
+
+function policyGrid(cases: CaseRecord[], index: Map<CaseRecord, number>): string {
+  const cells = new Map<string, CaseRecord>();
   for (const c of cases) {
-    const m = POLICY_RE.exec(c.id);
-    if (m) cells.set(`${m[1]}|${m[2]}|${m[3]}|${m[4]}|${m[5]}|${m[6]}`, c);
+    const p = c.suite === POLICY_SUITE ? paramsOf(c) : undefined;
+    if (p) cells.set(cellKey(p), c);
   }
   if (!cells.size) return '<p>No policy matrix in this run (the omayexec-v7 profile was absent or not run).</p>';
-  const head1 = TYPES.map((t) => `<th colspan="4" class="tstart">${t}</th>`).join('');
-  const head2 = TYPES.map(() => VIAS.map((v, i) => `<th title="${esc(v)}"${i ? '' : ' class="tstart"'}>${VIA_SHORT[v]}</th>`).join('')).join('');
+  const head1 = OBJECT_TYPES.map((t) => `<th colspan="${OPEN_PATHS.length}" class="tstart">${t}</th>`).join('');
+  const head2 = OBJECT_TYPES.map(() => OPEN_PATHS.map((v, i) => `<th title="${esc(v)}"${i ? '' : ' class="tstart"'}>${VIA_SHORT[v]}</th>`).join('')).join('');
   const rows: string[] = [];
-  for (const sysctl of ['0', '1', '2', '3']) {
-    for (const mount of ['exec', 'noexec']) {
-      for (const mode of ['0500', '0400']) {
-        const tds = TYPES.flatMap((type) =>
-          VIAS.map((via) => {
-            const squares = ['dac', 'no-dac'].map((caps) => {
-              const c = cells.get(`${sysctl}|${mount}|${mode}|${type}|${via}|${caps}`);
-              if (!c) return `<span class="sq none" title="not run (${caps})">·</span>`;
-              const expected = expectedOf(c);
-              const title = `${c.id}\nexpected ${expected ?? '?'}, actual ${c.actual ?? c.reason ?? '?'}`;
-              const label = c.status === 'fail' ? `${c.actual ?? '?'}≠${expected ?? '?'}` : c.status === 'skip' ? 'skip' : (c.actual ?? '');
-              return `<a class="sq ${c.status}" href="#${anchor(c, index.get(c)!)}" title="${esc(title)}">${esc(label)}</a>`;
-            });
-            return `<td class="${via === VIAS[0] ? 'tstart' : ''}">${squares.join('')}</td>`;
-          }),
-        );
-        const first = mount === 'exec' && mode === '0500' ? ' class="sstart"' : '';
-        rows.push(`<tr${first}><th>sysctl=${sysctl} ${mount} ${mode}</th>${tds.join('')}</tr>`);
-      }
+  for (const sysctl of SYSCTL_VALUES) {
+    for (const variant of VARIANTS) {
+      const { mount } = variant;
+      const mode = modeText(variant.mode);
+      const tds = OBJECT_TYPES.flatMap((type) =>
+        OPEN_PATHS.map((via) => {
+          const squares = CAP_STATES.map((caps) => {
+            const c = cells.get(cellKey({ sysctl, mount, mode, type, via, caps }));
+            if (!c) return `<span class="sq none" title="not run (${caps})">·</span>`;
+            const expected = expectedOf(c);
+            const title = `${c.id}\nexpected ${expected ?? '?'}, actual ${c.actual ?? c.reason ?? '?'}`;
+            const label = c.status === 'fail' ? `${c.actual ?? '?'}≠${expected ?? '?'}` : c.status === 'skip' ? 'skip' : (c.actual ?? '');
+            return `<a class="sq ${c.status}" href="#${anchor(c, index.get(c)!)}" title="${esc(title)}">${esc(label)}</a>`;
+          });
+          return `<td class="${via === OPEN_PATHS[0] ? 'tstart' : ''}">${squares.join('')}</td>`;
+        }),
+      );
+      const first = variant === VARIANTS[0] ? ' class="sstart"' : '';
+      rows.push(`<tr${first}><th>sysctl=${sysctl} ${mount} ${mode}</th>${tds.join('')}</tr>`);
     }
   }
   return `<p>Each cell: upper square with CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH effective, lower square with both cleared. Text is the actual outcome; a failing square shows actual≠expected and links to its case. Open paths: o2 = openat2 without O_MAYEXEC, op+ / oat+ = open(2) / openat(2) with it (dropped), o2+ = openat2 with it.</p>
 <div class="gridwrap"><table class="grid"><thead><tr><th rowspan="2">sysctl mount mode</th>${head1}</tr><tr>${head2}</tr></thead><tbody>${rows.join('\n')}</tbody></table></div>`;
 }
 
-/** A suite's TAP test lines by their description (a linear index: ~900 cases per suite). */
-function tapLinesByDescription(tap: string[]): Map<string, string> {
-  const byDesc = new Map<string, string>();
-  for (const l of tap) {
-    const m = /^\s*(?:not )?ok\b\s*\d*\s*(?:-\s*)?(.*?)(?:\s+#\s*(?:SKIP|TODO|TIMEOUT|time=).*)?$/i.exec(l);
-    if (m?.[1] && !byDesc.has(m[1])) byDesc.set(m[1], l);
-  }
-  return byDesc;
-}
-
-export function toHtml(run: ParsedRun, r: RunRecord): string {
-  const all = run.suites.flatMap((s) => s.cases);
+export function toHtml(r: RunRecord, a: HtmlArtifacts): string {
+  const all = r.cases;
   const index = new Map(all.map((c, i) => [c, i]));
+  const bySuite = casesBySuite(all);
+  const casesOf = (id: string) => bySuite.get(id) ?? [];
   const t = r.totals;
   const timing = Object.entries(r.timings)
     .filter(([, v]) => typeof v === 'number')
@@ -86,29 +94,28 @@ export function toHtml(run: ParsedRun, r: RunRecord): string {
   const profiles = r.profiles
     .map((p) => `<tr><td>${esc(p.name)}</td><td class="${p.supported ? 'pass' : 'skip'}">${p.supported ? 'supported' : 'absent'}${p.required ? ' (required)' : ''}</td><td>${esc(p.evidence)}</td></tr>`)
     .join('');
-  const suites = run.suites
+  const suites = r.suites
     .map((s) => {
       const st = { pass: 0, fail: 0, skip: 0, error: 0 };
-      for (const c of s.cases) st[c.status]++;
+      for (const c of casesOf(s.id)) st[c.status]++;
       return `<tr><td><a href="#suite-${esc(s.id)}">${esc(s.id)}</a></td><td class="${s.status}">${s.status}</td><td>${st.pass}</td><td>${st.fail}</td><td>${st.skip}</td><td>${st.error}</td><td>${(s.seconds ?? 0).toFixed(2)}</td><td>${esc(s.reason ?? '')}</td></tr>`;
     })
     .join('');
-  const caseBlocks = run.suites
-    .map((s) => {
-      const lineOf = tapLinesByDescription(s.tap);
-      const items = s.cases
+  const caseBlocks = r.suites
+    .map((s, si) => {
+      const cases = casesOf(s.id);
+      const items = cases
         .map((c) => {
-          const key = c.id.split(' / ').pop() ?? '\0';
-          const tap = c.line >= 0 ? esc(lineOf.get(key) ?? s.tap.find((l) => l.includes(key)) ?? '') : '';
+          const tap = esc(a.caseTap[index.get(c)!]?.[0] ?? '');
           const d = c.status === 'pass' ? '' : caseDetail(c);
           const detail = d ? ` — ${d}` : '';
           return `<li id="${anchor(c, index.get(c)!)}" class="${c.status}"><b>${c.status}</b> ${esc(c.id)}${detail}${tap ? `<pre>${tap}</pre>` : ''}</li>`;
         })
         .join('\n');
       const open = s.status !== 'pass' && s.status !== 'skip' ? ' open' : '';
-      const stderr = run.stderr.filter((e) => e.suite === s.id).map((e) => e.line);
+      const stderr = a.stderr.filter((e) => e.suite === s.id).map((e) => e.line);
       const stderrBlock = stderr.length ? `<details class="stderr"${open}><summary>stderr (${stderr.length} lines)</summary><pre>${esc(stderr.join('\n'))}</pre></details>` : '';
-      return `<details id="suite-${esc(s.id)}"${open}><summary>${esc(s.id)}: ${s.status} (${s.cases.length} cases)${s.reason ? ` — ${esc(s.reason)}` : ''}</summary><ul class="cases">${items}</ul>${stderrBlock}<details><summary>TAP</summary><pre>${esc(s.tap.join('\n'))}</pre></details></details>`;
+      return `<details id="suite-${esc(s.id)}"${open}><summary>${esc(s.id)}: ${s.status} (${cases.length} cases)${s.reason ? ` — ${esc(s.reason)}` : ''}</summary><ul class="cases">${items}</ul>${stderrBlock}<details><summary>TAP</summary><pre>${esc((a.suiteTap[si] ?? []).join('\n'))}</pre></details></details>`;
     })
     .join('\n');
   const overridden = Object.keys(r.overriddenExpectations ?? {}).length;

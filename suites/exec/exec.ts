@@ -5,7 +5,7 @@
 // all the mounts exist at once and one helper process runs every probe.
 import { AF_UNIX, AT, SOCK_STREAM } from '../../harness/abi.js';
 import { calls } from '../../harness/calls.js';
-import { EXEC_ROWS, execCaseName, type ExecRow } from '../../fixtures/exec.js';
+import { EXEC_ROWS, execCaseName, execCaseParams, type ExecRow } from '../../fixtures/exec.js';
 import { runExecProbes } from '../../harness/helpers.js';
 import { defineSuite } from '../../harness/suite.js';
 import type { Target } from '../../harness/target.js';
@@ -62,7 +62,7 @@ export default defineSuite(import.meta.url, {
     });
     const actual = new Map<ExecRow, string>(grouped.flat().map((r, i) => [r, outcomes[i]!]));
     // Report in table order.
-    for (const row of EXEC_ROWS) ctx.expectOutcome(execCaseName(row), actual.get(row)!, row.expected);
+    for (const row of EXEC_ROWS) ctx.expectOutcome(execCaseName(row), actual.get(row)!, row.expected, execCaseParams(row));
     await ctx.expectNoFdLeak('exec', fdsBefore);
     // One helper process, one fork + exec per probe.
     ctx.reportMetrics({ probes: EXEC_ROWS.length, mounts: groups.size, microsPerProbe: Math.round((probeMs * 1000) / EXEC_ROWS.length) });

@@ -6,7 +6,7 @@
 import { O } from '../../harness/abi.js';
 import { Batch } from '../../harness/batch.js';
 import { calls, fileCalls } from '../../harness/calls.js';
-import { IMA_DIR, IMA_ROWS, imaCaseName, TRAP_OWNER } from '../../fixtures/ima.js';
+import { IMA_DIR, IMA_ROWS, imaCaseName, imaCaseParams, TRAP_OWNER } from '../../fixtures/ima.js';
 import { openCall } from '../../harness/opener.js';
 import { defineSuite } from '../../harness/suite.js';
 import { readSysctl, sysctlWriteCalls } from '../../harness/sysctl.js';
@@ -47,7 +47,7 @@ export default defineSuite(import.meta.url, {
       for (const [i, row] of IMA_ROWS.entries()) {
         const opened = openOutcome(rs[opens[i]!]!);
         const actual = opened !== 'fd' ? `open-${opened}` : list.some((l) => l.endsWith(` ${paths[i]}`)) ? 'measured' : 'not-measured';
-        ctx.expectOutcome(imaCaseName(row), actual, row.measured ? 'measured' : 'not-measured');
+        ctx.expectOutcome(imaCaseName(row), actual, row.measured ? 'measured' : 'not-measured', imaCaseParams(row));
       }
     });
     await ctx.expectNoFdLeak('ima', fdsBefore);

@@ -4,9 +4,12 @@ import { AT, CAP, capBit, errnoName, F_GETFL, NR, O, S_IF } from '../../harness/
 import { calls, fileCalls, posixAclXattr, type CapSets } from '../../harness/calls.js';
 import { checkCapSwitch } from '../../harness/caps.js';
 import type { Call } from '../../harness/executor-protocol.js';
-import { UNREGISTERED_MAJOR, UNREGISTERED_OBJECTS, unregisteredCaseName, unregisteredExpected, type UnregisteredObject } from '../../fixtures/omayexec-extra.js';
-import { CLASS_ROWS, CLASS_UID, classCaseName, CREATE_EXPECTED, IO_URING_ROWS, ioUringCaseName, CREATE_KINDS, createCaseName, EXEC_UNDER_POLICY_ROWS, EXTRA_ROWS, extraCaseName, NODEV_EXPECTED, NODEV_OBJECTS, nodevCaseName, type ExtraRow, type FlagName } from '../../fixtures/omayexec-extra.js';
-import { OPEN_PATHS, SYSCTL_VALUES, type MountKind } from '../../fixtures/omayexec-policy.js';
+import { UNREGISTERED_MAJOR, UNREGISTERED_OBJECTS, unregisteredCaseName, unregisteredCaseParams, unregisteredExpected, type UnregisteredObject } from '../../fixtures/omayexec-extra.js';
+import {
+  CLASS_ROWS, CLASS_UID, classCaseName, classCaseParams, CREATE_EXPECTED, CREATE_KINDS, CREATE_MODE, createCaseName, createCaseParams, EXEC_UNDER_POLICY_ROWS, execUnderPolicyCaseName, execUnderPolicyParams,
+  EXTRA_ROWS, extraCaseName, extraCaseParams, IO_URING_ROWS, ioUringCaseName, ioUringCaseParams, NODEV_EXPECTED, NODEV_OBJECTS, nodevCaseName, nodevCaseParams, type ExtraRow, type FlagName,
+} from '../../fixtures/omayexec-extra.js';
+import { MOUNT_KINDS, OPEN_PATHS, SYSCTL_VALUES, type CaseParams, type MountKind } from '../../fixtures/dimensions.js';
 import { Batch } from '../../harness/batch.js';
 import { openCall, selftestFlags } from '../../harness/opener.js';
 import { checkSysctlAnswers, runExecProbes, runHelper, sysctlArgs } from '../../harness/helpers.js';
@@ -16,6 +19,9 @@ import { openOutcome, TargetError, type SysResult, type Target } from '../../har
 import { inFreshWorkMount, SCRIPT_BODY, withWorkMount, withWorkMounts, type WorkMount } from '../../harness/workmount.js';
 
 type FreshMount = Omit<WorkMount, 'release'>;
+
+/** One case of a batch of rows: its name, its params and what the kernel answered. */
+interface RowOutcome { name: string; params: CaseParams; actual: string }
 
 const FLAG: Record<FlagName, number> = {
   O_RDONLY: O.RDONLY,
@@ -121,27 +127,29 @@ function rowBatch(row: ExtraRow, m: FreshMount, caps: CapSets, saved: string): {
 }
 
 /** The nodev rows: every sysctl value, both device types, the four open paths, in one batch. */
-async function nodevOutcomes(target: Target, saved: string): Promise<Map<string, string>> {
+async function nodevOutcomes(target: Target, saved: string): Promise<RowOutcome[]> {
   const b = new Batch();
-  const at = new Map<string, number>();
+  const at: { name: string; params: CaseParams; i: number }[] = [];
   const rs = await inFreshWorkMount(target, { noexec: false, nodev: true, mode: 0o500 }, (m) => {
     for (const sysctl of SYSCTL_VALUES) {
       b.must('nodev rows: sysctl write', ...sysctlWriteCalls(sysctl, 0));
       for (const object of NODEV_OBJECTS) {
-        for (const via of OPEN_PATHS) at.set(nodevCaseName(object, via, sysctl), b.add(openCall(via, m.paths[object], selftestFlags(false))));
+        for (const via of OPEN_PATHS) {
+          at.push({ name: nodevCaseName(object, via, sysctl), params: nodevCaseParams(object, via, sysctl), i: b.add(openCall(via, m.paths[object], selftestFlags(false))) });
+        }
       }
     }
     b.must('restoring the sysctl', ...sysctlWriteCalls(saved, 0));
     return b.calls;
   });
   b.check(rs);
-  return new Map([...at].map(([name, i]) => [name, openOutcome(rs[i]!)]));
+  return at.map(({ name, params, i }) => ({ name, params, actual: openOutcome(rs[i]!) }));
 }
 
 /** Block and char nodes of an unregistered major, every sysctl value and open path, in one batch. */
-async function unregisteredOutcomes(target: Target, saved: string): Promise<Map<string, { actual: string; expected: string }>> {
+async function unregisteredOutcomes(target: Target, saved: string): Promise<(RowOutcome & { expected: string })[]> {
   const b = new Batch();
-  const at = new Map<string, { i: number; expected: string }>();
+  const at: { name: string; params: CaseParams; i: number; expected: string }[] = [];
   const rs = await inFreshWorkMount(target, { noexec: false, mode: 0o500 }, (m) => {
     const node = (o: UnregisteredObject) => `${m.dir}/${o}-${UNREGISTERED_MAJOR}-0`;
     for (const o of UNREGISTERED_OBJECTS) {
@@ -151,7 +159,8 @@ async function unregisteredOutcomes(target: Target, saved: string): Promise<Map<
       b.must('unregistered-major rows: sysctl write', ...sysctlWriteCalls(sysctl, 0));
       for (const o of UNREGISTERED_OBJECTS) {
         for (const via of OPEN_PATHS) {
-          at.set(unregisteredCaseName(o, via, sysctl), { i: b.add(openCall(via, node(o), selftestFlags(false))), expected: unregisteredExpected(o, via, sysctl) });
+          const i = b.add(openCall(via, node(o), selftestFlags(false)));
+          at.push({ name: unregisteredCaseName(o, via, sysctl), params: unregisteredCaseParams(o, via, sysctl), i, expected: unregisteredExpected(o, via, sysctl) });
         }
       }
     }
@@ -159,26 +168,27 @@ async function unregisteredOutcomes(target: Target, saved: string): Promise<Map<
     return b.calls;
   });
   b.check(rs);
-  return new Map([...at].map(([name, { i, expected }]) => [name, { actual: openOutcome(rs[i]!), expected }]));
+  return at.map(({ name, params, i, expected }) => ({ name, params, actual: openOutcome(rs[i]!), expected }));
 }
 
 /** The creation rows of one mount kind: every sysctl value and both kinds, in one batch. */
-async function createOutcomes(target: Target, mount: MountKind, saved: string): Promise<Map<string, string>> {
+async function createOutcomes(target: Target, mount: MountKind, saved: string): Promise<RowOutcome[]> {
   const b = new Batch();
-  const at = new Map<string, number>();
+  const at: { name: string; params: CaseParams; i: number }[] = [];
   const rs = await inFreshWorkMount(target, { noexec: mount === 'noexec', mode: 0o500 }, (m) => {
     for (const sysctl of SYSCTL_VALUES) {
       b.must('creation rows: sysctl write', ...sysctlWriteCalls(sysctl, 0));
       for (const kind of CREATE_KINDS) {
         const [path, flags] = kind === 'O_TMPFILE' ? [m.dir, O.RDWR | O.TMPFILE] : [`${m.dir}/created-${sysctl}`, O.RDWR | O.CREAT | O.EXCL];
-        at.set(createCaseName(kind, mount, sysctl), b.add(calls.openat2(AT.FDCWD, path, { flags: flags | O.MAYEXEC | O.CLOEXEC, mode: 0o600 }, true)));
+        const i = b.add(calls.openat2(AT.FDCWD, path, { flags: flags | O.MAYEXEC | O.CLOEXEC, mode: CREATE_MODE }, true));
+        at.push({ name: createCaseName(kind, mount, sysctl), params: createCaseParams(kind, mount, sysctl), i });
       }
     }
     b.must('restoring the sysctl', ...sysctlWriteCalls(saved, 0));
     return b.calls;
   });
   b.check(rs);
-  return new Map([...at].map(([name, i]) => [name, openOutcome(rs[i]!)]));
+  return at.map(({ name, params, i }) => ({ name, params, actual: openOutcome(rs[i]!) }));
 }
 
 /**
@@ -270,19 +280,19 @@ export default defineSuite(import.meta.url, {
     const saved = await readSysctl(target);
     for (const row of EXTRA_ROWS) {
       const actual = await runRow(target, row, caps, saved);
-      ctx.expectOutcome(extraCaseName(row), actual, row.expected);
+      ctx.expectOutcome(extraCaseName(row), actual, row.expected, extraCaseParams(row));
     }
-    for (const [name, actual] of await nodevOutcomes(target, saved)) ctx.expectOutcome(name, actual, NODEV_EXPECTED);
-    for (const [name, o] of await unregisteredOutcomes(target, saved)) ctx.expectOutcome(name, o.actual, o.expected);
+    for (const o of await nodevOutcomes(target, saved)) ctx.expectOutcome(o.name, o.actual, NODEV_EXPECTED, o.params);
+    for (const o of await unregisteredOutcomes(target, saved)) ctx.expectOutcome(o.name, o.actual, o.expected, o.params);
     const uring = await ioUringOutcomes(target);
     IO_URING_ROWS.forEach((r, i) => {
-      if ('unavailable' in uring) ctx.skipCase(ioUringCaseName(r), r.expected, uring.unavailable);
-      else ctx.expectOutcome(ioUringCaseName(r), uring.outcomes[i]!, r.expected);
+      if ('unavailable' in uring) ctx.skipCase(ioUringCaseName(r), r.expected, uring.unavailable, ioUringCaseParams(r));
+      else ctx.expectOutcome(ioUringCaseName(r), uring.outcomes[i]!, r.expected, ioUringCaseParams(r));
     });
     const classes = await classOutcomes(target, caps, saved);
-    CLASS_ROWS.forEach((r, i) => ctx.expectOutcome(classCaseName(r), classes[i]!, r.expected));
-    for (const mount of ['exec', 'noexec'] as const) {
-      for (const [name, actual] of await createOutcomes(target, mount, saved)) ctx.expectOutcome(name, actual, CREATE_EXPECTED);
+    CLASS_ROWS.forEach((r, i) => ctx.expectOutcome(classCaseName(r), classes[i]!, r.expected, classCaseParams(r)));
+    for (const mount of MOUNT_KINDS) {
+      for (const o of await createOutcomes(target, mount, saved)) ctx.expectOutcome(o.name, o.actual, CREATE_EXPECTED, o.params);
     }
     // Both exec rows in one work mount and one helper run, under their policy value.
     for (const sysctl of [...new Set(EXEC_UNDER_POLICY_ROWS.map((r) => r.sysctl))]) {
@@ -292,7 +302,7 @@ export default defineSuite(import.meta.url, {
         const got = await withWorkMount(target, { noexec: false, mode }, (m) =>
           withSysctl(target, sysctl, () => runExecProbes(target, same.map((r) => ['execve', m.paths[r.object]]))),
         );
-        same.forEach((row, i) => ctx.expectOutcome(`extra execve type=${row.object} mode=0${row.mode.toString(8)} sysctl=${row.sysctl} (exec ignores the policy)`, got[i]!, row.expected));
+        same.forEach((row, i) => ctx.expectOutcome(execUnderPolicyCaseName(row), got[i]!, row.expected, execUnderPolicyParams(row)));
       }
     }
     await ctx.expectNoFdLeak('extra', fdsBefore);

@@ -7,12 +7,13 @@ import { CAP, capBit } from '../../harness/abi.js';
 import { calls, type CapSets } from '../../harness/calls.js';
 import { checkCapSwitch } from '../../harness/caps.js';
 import type { Call } from '../../harness/executor-protocol.js';
-import { policyCaseName, policyCases, SYSCTL_VALUES, VARIANTS, type CapState, type PolicyCase } from '../../fixtures/omayexec-policy.js';
+import { OBJECT_TYPES, SYSCTL_VALUES, type CapState } from '../../fixtures/dimensions.js';
+import { POLICY_SUITE, policyCaseName, policyCaseParams, policyCases, VARIANTS, type PolicyCase } from '../../fixtures/omayexec-policy.js';
 import { openCall, selftestFlags } from '../../harness/opener.js';
 import { defineSuite, type SuiteContext } from '../../harness/suite.js';
 import { readSysctl, sysctlWriteCalls } from '../../harness/sysctl.js';
 import { openOutcome, TargetError } from '../../harness/target.js';
-import { LOOP_UNKNOWN_REASON, loopDevice, OBJECT_TYPES, withWorkMount, type WorkMount } from '../../harness/workmount.js';
+import { LOOP_UNKNOWN_REASON, loopDevice, withWorkMount, type WorkMount } from '../../harness/workmount.js';
 
 const DAC_CAPS = capBit(CAP.DAC_OVERRIDE) | capBit(CAP.DAC_READ_SEARCH);
 
@@ -47,7 +48,7 @@ async function runGroup(ctx: SuiteContext, m: WorkMount, cases: PolicyCase[], sy
 }
 
 export default defineSuite(import.meta.url, {
-  id: 'omayexec-policy',
+  id: POLICY_SUITE,
   profile: 'omayexec-v7',
   needsRoot: true,
   async run(ctx) {
@@ -69,8 +70,8 @@ export default defineSuite(import.meta.url, {
           opens += cases.length;
           for (const c of cases) {
             const actual = outcome.get(c);
-            if (actual === null || actual === undefined) ctx.skipCase(policyCaseName(c), c.expected, LOOP_UNKNOWN_REASON);
-            else ctx.expectOutcome(policyCaseName(c), actual, c.expected);
+            if (actual === null || actual === undefined) ctx.skipCase(policyCaseName(c), c.expected, LOOP_UNKNOWN_REASON, policyCaseParams(c));
+            else ctx.expectOutcome(policyCaseName(c), actual, c.expected, policyCaseParams(c));
           }
         }
       });

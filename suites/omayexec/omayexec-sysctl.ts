@@ -5,6 +5,7 @@
 // step of a batch: the switch into the state the case names, the
 // open/write/read, the switch back, and the value read back; the steps of
 // a group run in order in one round trip.
+import { SYSCTL_VALUES } from '../../fixtures/dimensions.js';
 import { CAP, capBit, O } from '../../harness/abi.js';
 import { Batch } from '../../harness/batch.js';
 import { calls, type CapSets } from '../../harness/calls.js';
@@ -142,7 +143,7 @@ async function accessCases(ctx: SuiteContext, caps: CapSets): Promise<void> {
 
 async function rangeCases(ctx: SuiteContext): Promise<void> {
   const b = new Batch();
-  const good = ['0', '1', '2', '3'].map((v) => ({ v, w: writeThenRead(b, v) }));
+  const good = SYSCTL_VALUES.map(String).map((v) => ({ v, w: writeThenRead(b, v) }));
   setValue(b, 2);
   const bad = ['4', '-1', 'abc', '100'].map((v) => ({ v, w: writeThenRead(b, v) }));
   const nl = writeThenRead(b, '3\n');

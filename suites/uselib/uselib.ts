@@ -6,7 +6,8 @@
 // Every row's work mount exists at once and one helper run answers them all,
 // the probes first and the rows again under the policy.
 import { errnoName } from '../../harness/abi.js';
-import { LONG_NON_ELF, USELIB_ROWS, uselibCaseName, type UselibRow } from '../../fixtures/uselib.js';
+import type { Sysctl } from '../../fixtures/dimensions.js';
+import { LONG_NON_ELF, USELIB_ROWS, uselibCaseName, uselibCaseParams, type UselibRow } from '../../fixtures/uselib.js';
 import type { HelperReply } from '../../harness/executor-protocol.js';
 import { checkSysctlAnswers, runHelper, sysctlArgs } from '../../harness/helpers.js';
 import { releaseVersion } from '../../harness/profiles.js';
@@ -17,7 +18,7 @@ import { withWorkMounts } from '../../harness/workmount.js';
 
 const MISSING = '/nonexistent-omx-uselib-probe';
 /** The policy value under which the rows run a second time (both bits set). */
-const POLICY = 3;
+const POLICY: Sysctl = 3;
 
 /** "RET -13" -> EACCES; "RET 0" -> 0. */
 function outcome(line: string | undefined): string {
@@ -96,8 +97,13 @@ async function policyPresent(target: Target): Promise<boolean> {
   return !('errno' in (await target.stat(MAYEXEC_SYSCTL)));
 }
 
-function report(ctx: SuiteContext, rows: UselibRow[], actual: string[], suffix: string): void {
-  rows.forEach((row, i) => ctx.expectOutcome(`${uselibCaseName(row)}${suffix}`, actual[i]!, row.expected));
+/** The rows' cases; `sysctl`: the policy value they ran under, if any. */
+function report(ctx: SuiteContext, rows: UselibRow[], actual: string[], sysctl?: Sysctl): void {
+  rows.forEach((row, i) => ctx.expectOutcome(uselibCaseName(row, sysctl), actual[i]!, row.expected, uselibCaseParams(row, sysctl)));
+}
+
+function skipRows(ctx: SuiteContext, rows: UselibRow[], reason: string, sysctl?: Sysctl): void {
+  for (const row of rows) ctx.skipCase(uselibCaseName(row, sysctl), row.expected, reason, uselibCaseParams(row, sysctl));
 }
 
 export default defineSuite(import.meta.url, {
@@ -110,14 +116,13 @@ export default defineSuite(import.meta.url, {
     const policy = await policyPresent(target);
     const got = await runAll(target, USELIB_ROWS, policy);
     ctx.expectOutcome(`uselib x86-64 syscall 134 path=${MISSING} (not wired for 64-bit callers)`, got.native, 'ENOSYS');
-    const underPolicy = ` sysctl=${POLICY} (uselib ignores the O_MAYEXEC policy)`;
     if (got.unavailable) {
-      for (const row of USELIB_ROWS) ctx.skipCase(uselibCaseName(row), row.expected, got.unavailable);
-      for (const row of USELIB_ROWS) ctx.skipCase(`${uselibCaseName(row)}${underPolicy}`, row.expected, got.unavailable);
+      skipRows(ctx, USELIB_ROWS, got.unavailable);
+      skipRows(ctx, USELIB_ROWS, got.unavailable, POLICY);
     } else {
-      report(ctx, USELIB_ROWS, got.plain, '');
-      if (got.policy) report(ctx, USELIB_ROWS, got.policy, underPolicy);
-      else for (const row of USELIB_ROWS) ctx.skipCase(`${uselibCaseName(row)}${underPolicy}`, row.expected, `no ${MAYEXEC_SYSCTL}: kernel without O_MAYEXEC`);
+      report(ctx, USELIB_ROWS, got.plain);
+      if (got.policy) report(ctx, USELIB_ROWS, got.policy, POLICY);
+      else skipRows(ctx, USELIB_ROWS, `no ${MAYEXEC_SYSCTL}: kernel without O_MAYEXEC`, POLICY);
     }
     await ctx.expectNoFdLeak('uselib', fdsBefore);
     ctx.reportMetrics();
