@@ -71,6 +71,9 @@ function runConfig(o: RunOptions, suiteTimeoutSec: number): RunConfig {
 /** Node clamps timers above 2^31-1 ms to 1 ms: no timeout may be longer. */
 export const MAX_TIMEOUT_SEC = Math.floor((2 ** 31 - 1) / 1000);
 
+/** How often the live results.raw is written while a run goes on. */
+const RAW_FLUSH_MS = 200;
+
 export class MissingConfigError extends BadInputError {}
 
 /** Names what the kernel lacks before booting it; fatal gaps stop the run. */
@@ -127,6 +130,15 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   const lines: string[] = [];
   // Written live (finishRun writes it again whole): a run in progress can be followed.
   const raw = createWriteStream(join(dir, 'results.raw'));
+  // Lines go out in one write every RAW_FLUSH_MS, not one write each: the
+  // stream stays followable and the session is not slowed line by line.
+  let pendingRaw = '';
+  let flushTimer: NodeJS.Timeout | null = null;
+  const flushRaw = () => {
+    flushTimer = null;
+    if (pendingRaw) raw.write(pendingRaw);
+    pendingRaw = '';
+  };
   // A full disk must not crash the run here: finishRun writes the file again and reports ENOSPC.
   let rawError: Error | null = null;
   raw.on('error', (e) => (rawError ??= e));
@@ -156,9 +168,12 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   const { runGuestSession } = await import('./guest-session.js');
   const session = await runGuestSession(q, runConfig(o, suiteTimeoutSec), (l) => {
     lines.push(l);
-    raw.write(l + '\n');
+    pendingRaw += l + '\n';
+    flushTimer ??= setTimeout(flushRaw, RAW_FLUSH_MS);
     o.progress.resultLine(l);
   }, bootTimeoutSec, t0);
+  if (flushTimer) clearTimeout(flushTimer);
+  flushRaw();
   if (!rawError) await new Promise((r) => raw.end(r));
   // The guest powers off after the sentinel; if it did not get that far the
   // run timeout (or a crash) ends QEMU.

@@ -9,7 +9,8 @@ import { calls, fileCalls } from '../../harness/calls.js';
 import { IMA_DIR, IMA_ROWS, imaCaseName, imaCaseParams, TRAP_OWNER } from '../../fixtures/ima.js';
 import { openCall } from '../../harness/opener.js';
 import { defineSuite } from '../../harness/suite.js';
-import { readSysctl, sysctlWriteCalls } from '../../harness/sysctl.js';
+import { startState, sysctlOf } from '../../harness/suite-state.js';
+import { sysctlWriteCalls } from '../../harness/sysctl.js';
 import { openOutcome, type Target } from '../../harness/target.js';
 import { withWorkMount } from '../../harness/workmount.js';
 
@@ -25,8 +26,9 @@ export default defineSuite(import.meta.url, {
   needsRoot: true,
   async run(ctx) {
     const target = ctx.target;
-    const fdsBefore = await target.openFdCount();
-    const saved = await readSysctl(target);
+    const start = await startState(target);
+    const fdsBefore = start.fds;
+    const saved = sysctlOf(start);
     await withWorkMount(target, { noexec: false, mode: 0o500, size: '1m' }, async (m) => {
       // A fresh file per row (IMA measures a file once, then remembers it),
       // all made first; then each row's open under its sysctl value; then the

@@ -14,7 +14,8 @@ import { Batch } from '../../harness/batch.js';
 import { openCall, selftestFlags } from '../../harness/opener.js';
 import { checkSysctlAnswers, runExecProbes, runHelper, sysctlArgs } from '../../harness/helpers.js';
 import { defineSuite } from '../../harness/suite.js';
-import { readSysctl, sysctlWriteCalls, withSysctl, withSysctlRestored } from '../../harness/sysctl.js';
+import { startState, sysctlOf } from '../../harness/suite-state.js';
+import { sysctlWriteCalls, withSysctl, withSysctlRestored } from '../../harness/sysctl.js';
 import { openOutcome, TargetError, type SysResult, type Target } from '../../harness/target.js';
 import { inFreshWorkMount, SCRIPT_BODY, withWorkMount, withWorkMounts, type WorkMount } from '../../harness/workmount.js';
 
@@ -275,9 +276,9 @@ export default defineSuite(import.meta.url, {
   needsRoot: true,
   async run(ctx) {
     const target = ctx.target;
-    const fdsBefore = await target.openFdCount();
-    const caps = await target.capget();
-    const saved = await readSysctl(target);
+    const start = await startState(target);
+    const { caps, fds: fdsBefore } = start;
+    const saved = sysctlOf(start);
     for (const row of EXTRA_ROWS) {
       const actual = await runRow(target, row, caps, saved);
       ctx.expectOutcome(extraCaseName(row), actual, row.expected, extraCaseParams(row));

@@ -11,9 +11,10 @@ import { OBJECT_TYPES, SYSCTL_VALUES, type CapState } from '../../fixtures/dimen
 import { POLICY_SUITE, policyCaseName, policyCaseParams, policyCases, VARIANTS, type PolicyCase } from '../../fixtures/omayexec-policy.js';
 import { openCall, selftestFlags } from '../../harness/opener.js';
 import { defineSuite, type SuiteContext } from '../../harness/suite.js';
-import { readSysctl, sysctlWriteCalls } from '../../harness/sysctl.js';
+import { startState, sysctlOf } from '../../harness/suite-state.js';
+import { sysctlWriteCalls } from '../../harness/sysctl.js';
 import { openOutcome, TargetError } from '../../harness/target.js';
-import { LOOP_UNKNOWN_REASON, loopDevice, withWorkMount, type WorkMount } from '../../harness/workmount.js';
+import { LOOP_UNKNOWN_REASON, loopDevice, withWorkMounts, type WorkMount } from '../../harness/workmount.js';
 
 const DAC_CAPS = capBit(CAP.DAC_OVERRIDE) | capBit(CAP.DAC_READ_SEARCH);
 
@@ -53,15 +54,17 @@ export default defineSuite(import.meta.url, {
   needsRoot: true,
   async run(ctx) {
     const target = ctx.target;
-    const fdsBefore = await target.openFdCount();
+    const start = await startState(target);
+    const { caps } = start;
+    const saved = sysctlOf(start);
     const loop = await loopDevice(target);
     const all = policyCases(OBJECT_TYPES, loop !== 'absent');
-    const caps = await target.capget();
-    const saved = await readSysctl(target);
     let openMs = 0;
     let opens = 0;
-    for (const v of VARIANTS) {
-      await withWorkMount(target, { noexec: v.mount === 'noexec', mode: v.mode }, async (m) => {
+    // Every variant's work mount at once: made in one round trip, released in one.
+    await withWorkMounts(target, VARIANTS.map((v) => ({ noexec: v.mount === 'noexec', mode: v.mode })), async (ms) => {
+      for (const [k, v] of VARIANTS.entries()) {
+        const m = ms[k]!;
         for (const sysctl of SYSCTL_VALUES) {
           const cases = all.filter((c) => c.mount === v.mount && c.mode === v.mode && c.sysctl === sysctl);
           const t0 = performance.now();
@@ -74,9 +77,9 @@ export default defineSuite(import.meta.url, {
             else ctx.expectOutcome(policyCaseName(c), actual, c.expected, policyCaseParams(c));
           }
         }
-      });
-    }
-    await ctx.expectNoFdLeak('policy', fdsBefore);
+      }
+    });
+    await ctx.expectNoFdLeak('policy', start.fds);
     // Includes the sysctl writes and capability switches around the opens.
     ctx.reportMetrics({ opens, microsPerOpen: Math.round((openMs * 1000) / Math.max(opens, 1)) });
   },

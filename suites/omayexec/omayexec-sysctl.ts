@@ -11,6 +11,7 @@ import { Batch } from '../../harness/batch.js';
 import { calls, type CapSets } from '../../harness/calls.js';
 import type { Call } from '../../harness/executor-protocol.js';
 import { defineSuite, type SuiteContext } from '../../harness/suite.js';
+import { startState, sysctlOf } from '../../harness/suite-state.js';
 import { MAYEXEC_SYSCTL, readSysctl, sysctlWriteCalls, writeSysctl } from '../../harness/sysctl.js';
 import { openOutcome, TargetError, type SysResult, type Target } from '../../harness/target.js';
 
@@ -189,9 +190,9 @@ export default defineSuite(import.meta.url, {
   needsRoot: true,
   async run(ctx) {
     const target = ctx.target;
-    const fdsBefore = await target.openFdCount();
-    const saved = await readSysctl(target);
-    const caps = await target.capget();
+    const start = await startState(target);
+    const { caps, fds: fdsBefore } = start;
+    const saved = sysctlOf(start);
     try {
       if (ctx.freshBoot) ctx.expectOutcome('sysctl value after boot', saved, '0');
       else ctx.skipCase('sysctl value after boot', '0', 'not a fresh boot (direct mode): the value may have been set by the host');
