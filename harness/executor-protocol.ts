@@ -55,37 +55,51 @@ export function fnv1a(buf: Buffer): number {
   return h >>> 0;
 }
 
-/** A growable little-endian writer. */
+/** A growable little-endian writer: one buffer, doubled when full (a batch encodes thousands of fields). */
 class Writer {
-  private parts: Buffer[] = [];
+  private buf = Buffer.allocUnsafe(4096);
+  private at = 0;
+  private room(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
+    this.buf.copy(next, 0, 0, this.at);
+    this.buf = next;
+  }
   u8(v: number): this {
-    const b = Buffer.alloc(1);
-    b.writeUInt8(v);
-    this.parts.push(b);
+    this.room(1);
+    this.buf[this.at++] = v & 0xff;
     return this;
   }
   u32(v: number): this {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(v >>> 0);
-    this.parts.push(b);
+    this.room(4);
+    this.at = this.buf.writeUInt32LE(v >>> 0, this.at);
     return this;
   }
   i32(v: number): this {
-    const b = Buffer.alloc(4);
-    b.writeInt32LE(v);
-    this.parts.push(b);
+    this.room(4);
+    this.at = this.buf.writeInt32LE(v, this.at);
     return this;
   }
   i64(v: number | bigint): this {
-    const b = Buffer.alloc(8);
-    b.writeBigInt64LE(BigInt(v));
-    this.parts.push(b);
+    this.room(8);
+    if (typeof v === 'bigint' || !Number.isSafeInteger(v)) {
+      this.at = this.buf.writeBigInt64LE(BigInt(v), this.at);
+    } else {
+      // Two's complement from the 32-bit halves, without a BigInt per field.
+      const hi = Math.floor(v / 0x100000000);
+      this.buf.writeUInt32LE(v - hi * 0x100000000, this.at);
+      this.buf.writeInt32LE(hi, this.at + 4);
+      this.at += 8;
+    }
     return this;
   }
   str(v: Buffer | string): this {
-    const b = typeof v === 'string' ? Buffer.from(v) : v;
-    this.u32(b.length);
-    this.parts.push(b);
+    const n = typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+    this.u32(n);
+    this.room(n);
+    if (typeof v === 'string') this.buf.write(v, this.at, 'utf8');
+    else v.copy(this.buf, this.at);
+    this.at += n;
     return this;
   }
   strv(v: string[]): this {
@@ -94,7 +108,7 @@ class Writer {
     return this;
   }
   done(): Buffer {
-    return Buffer.concat(this.parts);
+    return this.buf.subarray(0, this.at);
   }
 }
 
