@@ -125,6 +125,35 @@ t.test('a case keeps the params its suite printed after it (# omx-params), whate
   t.same([cases[0]!.actual, cases[1]!.expected, cases[1]!.actual], ['EACCES', 'EACCES', 'fd'], 'observed value and YAML diagnostics kept beside them');
 });
 
+t.test('one # omx-case line carries both: observed (a pass only) and params, whatever the status', async (t) => {
+  const lines = [
+    'OMX {"event":"suite-begin","suite":"omayexec-policy"}',
+    'TAP version 14',
+    'ok 1 - policy sysctl=2 mount=noexec -> EACCES',
+    '# omx-case {"observed":"EACCES","params":{"sysctl":2,"mount":"noexec"}}',
+    'not ok 2 - policy sysctl=3 mount=exec -> EACCES',
+    '  ---',
+    '  expected: EACCES',
+    '  actual: fd',
+    '  ...',
+    '# omx-case {"observed":"EACCES","params":{"sysctl":3,"mount":"exec"}}',
+    'ok 3 - policy sysctl=0 mount=exec -> fd # SKIP no loop device',
+    '# omx-case {"observed":"fd","params":{"sysctl":0,"mount":"exec"}}',
+    'ok 4 - policy observed only -> fd',
+    '# omx-case {"observed":"fd"}',
+    'ok 5 - policy mangled -> fd',
+    '# omx-case {"observed":',
+    'ok 6 - policy nested params -> fd',
+    '# omx-case {"params":{"sysctl":{"deep":1}}}',
+    '1..6',
+    'OMX {"event":"suite-end","suite":"omayexec-policy","exit":1,"signal":null,"seconds":0.1,"timedOut":false}',
+  ];
+  const cases = only(parseRunnerOutput(lines), 'omayexec-policy').cases;
+  t.same(cases.map((c) => c.params), [{ sysctl: 2, mount: 'noexec' }, { sysctl: 3, mount: 'exec' }, { sysctl: 0, mount: 'exec' }, undefined, undefined, undefined]);
+  t.same(cases.map((c) => c.status), ['pass', 'fail', 'skip', 'pass', 'pass', 'pass'], 'the comments make no cases');
+  t.same(cases.map((c) => c.actual), ['EACCES', 'fd', undefined, 'fd', undefined, undefined], 'observed only for passes; a failure keeps its YAML actual');
+});
+
 t.test('from the harness to the record: expectOutcome/skipCase params reach the parsed cases', async (t) => {
   const { runSuite } = await import('../harness/suite.js');
   let tap = '';
@@ -151,6 +180,9 @@ t.test('from the harness to the record: expectOutcome/skipCase params reach the 
     ['demo no params -> x', 'pass', undefined],
   ]);
   t.same([cases[0]!.actual, cases[1]!.actual], ['fd', 'fd'], 'observed value and diagnostics unchanged');
+  const comments = tap.split('\n').filter((l) => l.startsWith('# omx-'));
+  t.equal(comments.length, 4, 'one comment line per case');
+  t.ok(comments.every((l) => l.startsWith('# omx-case {')), 'all of the one-line form');
 });
 
 t.test('CRLF line endings (serial line without raw mode) parse the same', async (t) => {

@@ -92,13 +92,30 @@ function parseTestLine(s: OpenSuite, text: string, depth: number, lineNo: number
 /** The params comment's JSON: an object of strings and numbers, or nothing (a mangled line only loses them). */
 function parseParams(json: string): CaseParams | undefined {
   try {
-    const v = JSON.parse(json) as unknown;
-    if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
-    const ok = Object.values(v).every((x) => typeof x === 'string' || typeof x === 'number');
-    return ok ? (v as CaseParams) : undefined;
+    return paramsFrom(JSON.parse(json));
   } catch {
     return undefined;
   }
+}
+
+function paramsFrom(v: unknown): CaseParams | undefined {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const ok = Object.values(v).every((x) => typeof x === 'string' || typeof x === 'number');
+  return ok ? (v as CaseParams) : undefined;
+}
+
+/** `# omx-case {"observed":..., "params":{...}}`: the observed value counts for a pass only; a mangled line adds nothing. */
+function describeCase(c: CaseResult, json: string): void {
+  let v: { observed?: unknown; params?: unknown };
+  try {
+    v = JSON.parse(json) as typeof v;
+  } catch {
+    return;
+  }
+  if (!v || typeof v !== 'object') return;
+  if (typeof v.observed === 'string' && c.status === 'pass' && c.actual === undefined) c.actual = v.observed;
+  const params = paramsFrom(v.params);
+  if (params && !c.params) c.params = params;
 }
 
 function onTapLine(s: OpenSuite, raw: string, lineNo: number): void {
@@ -129,6 +146,12 @@ function onTapLine(s: OpenSuite, raw: string, lineNo: number): void {
   if (observed) {
     const last = s.result.cases[s.result.cases.length - 1];
     if (last && last.status === 'pass' && last.actual === undefined) last.actual = observed[1]!;
+    return;
+  }
+  const described = /^#\s*omx-case\s+(\{.*\})\s*$/.exec(text);
+  if (described) {
+    const last = s.result.cases[s.result.cases.length - 1];
+    if (last) describeCase(last, described[1]!);
     return;
   }
   const params = /^#\s*omx-params\s+(\{.*\})\s*$/.exec(text);
