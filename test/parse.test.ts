@@ -4,9 +4,10 @@
 // skipped suites, node-tap nested subtests, kernel noise, truncation, a
 // missing sentinel, signals, timeouts, plan mismatches).
 import t from 'tap';
-import { parseRunnerOutput, type CaseResult, type ParsedRun, type SuiteResult } from '../vm/parse.js';
+import { readdirSync } from 'node:fs';
+import { parseRunnerOutput, streamFacts, type CaseResult, type ParsedRun, type SuiteResult } from '../vm/parse.js';
 import { expectedFromName } from '../vm/record.js';
-import { runLines } from './fixtures/load.js';
+import { runLines, runsDir } from './fixtures/load.js';
 
 const EXEC_CASES = [
   'exec execve type=directory mount=exec mode=0755 -> EACCES',
@@ -520,4 +521,18 @@ t.test('kselftest skip status 4 with every case skipped is a skip, not an error'
   const s = parseRunnerOutput(lines).suites[0]!;
   t.equal(s.status, 'skip');
   t.same(s.cases.map((c) => c.status), ['skip']);
+});
+
+t.test('streamFacts reads from the control lines what the full parse gives, on every recorded stream', async (t) => {
+  for (const name of readdirSync(runsDir).filter((f) => f.endsWith('.raw'))) {
+    const lines = runLines(name);
+    const run = parseRunnerOutput(lines);
+    t.same(streamFacts(lines), {
+      startUptime: run.start?.uptime ?? null,
+      endUptime: run.end?.uptime ?? null,
+      suiteSeconds: run.suites.reduce((a, s) => a + (s.seconds ?? 0), 0),
+      kernel: run.start?.kernel ?? null,
+      expect: run.start?.expect ?? [],
+    }, name);
+  }
 });

@@ -3,7 +3,7 @@
 // ignores lines that are neither (kernel messages, garbage), and never
 // invents a pass: a suite without its end line, plan or clean exit is an error.
 import type { CaseParams } from '../fixtures/dimensions.js';
-import { decodeEvent, type RunnerEvent } from '../harness/protocol.js';
+import { CONTROL_PREFIX, decodeEvent, type RunnerEvent } from '../harness/protocol.js';
 import type { ProbeResult } from '../harness/profiles.js';
 import { expectedFromName, type CaseRecord, type CaseStatus, type SuiteRecord } from './record.js';
 
@@ -238,6 +238,41 @@ function closeSuite(s: OpenSuite, end: Extract<RunnerEvent, { event: 'suite-end'
 }
 
 /** Parse the results stream (lines of the runner's output). */
+export interface StreamFacts {
+  startUptime: number | null;
+  endUptime: number | null;
+  suiteSeconds: number;
+  kernel: string | null;
+  expect: string[];
+}
+
+/**
+ * What a launcher needs from a stream before finishRun, read from the
+ * control lines only (the TAP between them is skipped): the runner's start
+ * (kernel, --expect) and end, and the suites' own seconds, counted as
+ * parseRunnerOutput counts them.
+ */
+export function streamFacts(lines: string[]): StreamFacts {
+  const t: StreamFacts = { startUptime: null, endUptime: null, suiteSeconds: 0, kernel: null, expect: [] };
+  let open: string | null = null;
+  for (const raw of lines) {
+    if (!raw.includes(CONTROL_PREFIX + '{')) continue;
+    const e = decodeEvent(raw.replace(/\r$/, ''));
+    if (!e) continue;
+    if (e.event === 'start') {
+      t.startUptime = e.uptime;
+      t.kernel = e.kernel;
+      t.expect = e.expect ?? [];
+    } else if (e.event === 'end') t.endUptime = e.uptime;
+    else if (e.event === 'suite-begin') open = e.suite;
+    else if (e.event === 'suite-end') {
+      if (open === e.suite) t.suiteSeconds += e.seconds ?? 0;
+      open = null;
+    }
+  }
+  return t;
+}
+
 export function parseRunnerOutput(lines: string[]): ParsedRun {
   const run: ParsedRun = { profiles: [], suites: [], stderr: [], kernelSigns: [], executorRestarts: [] };
   let open: OpenSuite | null = null;

@@ -12,7 +12,7 @@ import { cachedInitrd, ensureBaseArchive, writeRunArchive } from './initramfs.js
 import { BadInputError, HarnessError } from './errors.js';
 import { inspectKernel } from './kernel-image.js';
 import { checkConfig, findKernelConfig, type ConfigReport } from './kconfig-check.js';
-import { parseRunnerOutput } from './parse.js';
+import { streamFacts } from './parse.js';
 import { spawnLines } from './process-lines.js';
 import { extraSuitesDir, projectRoot } from './paths.js';
 import { assertBootableArch, chooseAccel, findQemu, startQemu } from './qemu.js';
@@ -181,7 +181,7 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   const outcome = await q.exited;
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
-  const run = parseRunnerOutput(lines);
+  const stream = streamFacts(lines);
   // A session that broke with the guest alive had QEMU stopped above: that
   // kill is ours, not a sign of a kernel crash.
   const ours = outcome.killedFor === 'interrupted' || (outcome.killedFor === 'crash' && session.error && !outcome.signs.some((x) => isFatal(x.kind)));
@@ -200,9 +200,9 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
     qemuToInit: ms(outcome.timings.initReached),
     guestUptimeAtInit: outcome.timings.initUptime ?? null,
     qemuToExecutorReady: session.readyAtMs === null ? null : (session.readyAtMs - (tAssembled - t0)) / 1000,
-    guestUptimeAtRunner: run.start?.uptime ?? null,
-    guestUptimeAtEnd: run.end?.uptime ?? null,
-    suites: run.suites.reduce((a, s) => a + (s.seconds ?? 0), 0),
+    guestUptimeAtRunner: stream.startUptime,
+    guestUptimeAtEnd: stream.endUptime,
+    suites: stream.suiteSeconds,
     roundTrips: session.roundTrips,
     microsPerRoundTrip: session.microsPerRoundTrip,
     maxBatch: session.batchSizes.length ? Math.max(...session.batchSizes) : null,
@@ -265,8 +265,7 @@ export async function runDirect(o: RunOptions): Promise<RunOutcome> {
   if (child.pid) removeLeftFolders(child.pid);
   rmSync(cfgPath, { force: true });
   const fate: GuestFate = { killedFor: null, initReached: true, signs: [] };
-  const run = parseRunnerOutput(lines);
-  const timings = { suites: run.suites.reduce((a, s) => a + (s.seconds ?? 0), 0), total: (performance.now() - t0) / 1000, runnerExit: status };
+  const timings = { suites: streamFacts(lines).suiteSeconds, total: (performance.now() - t0) / 1000, runnerExit: status };
   const kernel: KernelIdentity = { path: null, sha256: null, release: hostRelease(), source: 'direct (running kernel)' };
   return finishRun({
     runId, dir, mode: 'direct', lines, fate, expect: o.expect, overrides: o.overrides ?? {}, kernel, timings, ci: o.ci,
@@ -279,10 +278,10 @@ export function ingest(file: string): RunOutcome {
   if (!existsSync(file)) throw new BadInputError(`no such file: ${file}`);
   if (!statSync(file).isFile()) throw new BadInputError(`ingest ${file}: not a file (give the stream run_omayexec.sh printed)`);
   const lines = readFileSync(file, 'utf8').replace(/\n$/, '').split('\n');
-  const run = parseRunnerOutput(lines);
+  const stream = streamFacts(lines);
   const { runId, dir } = createRunDir();
   const fate: GuestFate = { killedFor: null, initReached: true, signs: [] };
-  const kernel: KernelIdentity = { path: null, sha256: null, release: run.start?.kernel ?? null, source: `bundle stream ${file}` };
-  const timings = { suites: run.suites.reduce((a, s) => a + (s.seconds ?? 0), 0) };
-  return finishRun({ runId, dir, mode: 'direct', lines, fate, expect: run.start?.expect ?? [], overrides: {}, kernel, timings });
+  const kernel: KernelIdentity = { path: null, sha256: null, release: stream.kernel, source: `bundle stream ${file}` };
+  const timings = { suites: stream.suiteSeconds };
+  return finishRun({ runId, dir, mode: 'direct', lines, fate, expect: stream.expect, overrides: {}, kernel, timings });
 }
