@@ -6,19 +6,33 @@
 // after the other in one node process; run by hand (`node
 // dist/suites/exec/exec.js`) a suite runs on this machine's kernel through
 // koffi and prints its TAP like a kselftest binary.
-// @tapjs/core first: imported alone, @tapjs/test reaches core's TAP class
-// before its own Test exists (a cycle tap's main module resolves the same way).
-import '@tapjs/core';
-import { Test, type TestOpts } from '@tapjs/test';
+import type { Test, TestOpts } from '@tapjs/test';
 import { pathToFileURL } from 'node:url';
 import type { ProbeResult, ProfileName } from './profiles.js';
 import type { CaseParams } from '../fixtures/dimensions.js';
 import type { Target } from './target.js';
 
+/** A kernel option a suite's cases need. */
+export interface KconfigNeed {
+  option: string;
+  why: string;
+  /** A module is enough (the guest loads the kernel package's module). */
+  moduleOk?: boolean;
+}
+
+/**
+ * What a suite needs, declared once in its spec (LTP's struct tst_test):
+ * the runner gates on profile and root, the config pre-check names the
+ * missing options before a boot (the cases SKIP with the reason at run
+ * time), and direct mode saves and restores the sysctls.
+ */
 export interface SuiteNeeds {
   /** ABI profile the suite verifies; absent means it runs on any kernel. */
   profile?: ProfileName;
   needsRoot?: boolean;
+  kconfig?: KconfigNeed[];
+  /** Sysctls the suite writes: direct mode saves them before the run and writes them back after, whatever happens. */
+  saveRestore?: string[];
 }
 
 export interface SuiteSpec extends SuiteNeeds {
@@ -54,9 +68,9 @@ export class SuiteContext {
   private readonly startCpu = process.cpuUsage();
   private readonly startMs = performance.now();
 
-  constructor(readonly id: string, readonly env: SuiteEnv, write: (chunk: string) => void) {
+  constructor(TestClass: typeof Test, readonly id: string, readonly env: SuiteEnv, write: (chunk: string) => void) {
     // No tap timeout: the runner enforces the suite timeout.
-    this.t = new Test({ name: id, timeout: 0 } as TestOpts);
+    this.t = new TestClass({ name: id, timeout: 0 } as TestOpts);
     this.t.on('data', (c: string) => write(c));
   }
 
@@ -123,6 +137,20 @@ export class SuiteContext {
   }
 }
 
+let testClass: typeof Test | null = null;
+
+/**
+ * tap, loaded when a suite first runs (~0.2 s): a suite's spec, its needs
+ * included, can be read without it (the config pre-check, direct mode).
+ */
+async function tapTest(): Promise<typeof Test> {
+  // @tapjs/core first: imported alone, @tapjs/test reaches core's TAP class
+  // before its own Test exists (a cycle tap's main module resolves the same way).
+  await import('@tapjs/core');
+  testClass ??= (await import('@tapjs/test')).Test;
+  return testClass;
+}
+
 /**
  * Whether the suite runs. When it cannot, reports the whole suite (a SKIP
  * plan, or one failing case when the profile was required) and says no.
@@ -153,7 +181,7 @@ async function gate(spec: SuiteSpec, ctx: SuiteContext): Promise<boolean> {
  * fixture that failed, a dead executor) fails the suite, never passes it.
  */
 export async function runSuite(spec: SuiteSpec, env: SuiteEnv, write: (chunk: string) => void): Promise<number> {
-  const ctx = new SuiteContext(spec.id, env, write);
+  const ctx = new SuiteContext(await tapTest(), spec.id, env, write);
   let status = 0;
   try {
     if (await gate(spec, ctx)) await spec.run(ctx);

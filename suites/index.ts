@@ -18,6 +18,11 @@ export const SUITE_MODULES: Record<string, () => Promise<SuiteSpec>> = {
 
 export const SUITE_IDS = Object.keys(SUITE_MODULES);
 
+/** The specs of the registry suites among `ids` (their needs: profile, root, kconfig, sysctls), in run order. */
+export async function suiteSpecs(ids: readonly string[] = SUITE_IDS): Promise<SuiteSpec[]> {
+  return Promise.all(orderSuites(ids.filter((id) => id in SUITE_MODULES)).map(async (id) => ({ ...(await SUITE_MODULES[id]!()), id })));
+}
+
 /** Suite ids in run order; ids of extra suites keep their place after these. */
 export function orderSuites(ids: string[]): string[] {
   const rank = (id: string) => (SUITE_IDS.includes(id) ? SUITE_IDS.indexOf(id) : SUITE_IDS.length);

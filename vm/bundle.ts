@@ -115,6 +115,10 @@ async function main(): Promise<void> {
   compileGuest();
   await bundleBoardRunner();
   writeFileSync(join(board, 'suites.json'), JSON.stringify(suites.map((s) => s.id)) + '\n');
+  // What run_omayexec.sh saves before the runner and writes back after it: the suites' own saveRestore lists.
+  const index = (await import(join(root, 'dist/suites/index.js'))) as { suiteSpecs(): Promise<{ saveRestore?: string[] }[]> };
+  const sysctls = [...new Set((await index.suiteSpecs()).flatMap((s) => s.saveRestore ?? []))];
+  writeFileSync(join(board, 'sysctls.txt'), sysctls.map((p) => `${p}\n`).join(''));
   console.log(`built the executor and ${readdirSync(join(guest, 'helpers')).length} helpers into dist/guest, the board runner (${suites.length} suites) into dist/board`);
 }
 

@@ -3,6 +3,7 @@
 // options single suites need are reported with the suites they affect (those
 // suites SKIP with the reason at run time).
 import { BadInputError } from './errors.js';
+import type { KconfigNeed } from '../harness/suite.js';
 import { kconfigValues } from './kconfig.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -17,7 +18,8 @@ export interface ConfigNeed {
   moduleOk?: boolean;
 }
 
-export const CONFIG_NEEDS: ConfigNeed[] = [
+/** What the guest itself needs; the suites declare their own options in their specs (SuiteNeeds.kconfig). */
+export const BOOT_NEEDS: ConfigNeed[] = [
   { option: 'BLK_DEV_INITRD', affects: 'boot', why: 'the guest root is an initramfs' },
   { option: 'SERIAL_8250_CONSOLE', affects: 'boot', why: 'the console is ttyS0; the executor channel falls back to ttyS1 without virtio-serial' },
   { option: 'BINFMT_ELF', affects: 'boot', why: '/init, the executor and the helpers are one static ELF program' },
@@ -26,16 +28,25 @@ export const CONFIG_NEEDS: ConfigNeed[] = [
   { option: 'PROC_FS', affects: 'boot', why: '/init mounts /proc; the suites read /proc/self/fd and /proc/sys' },
   { option: 'SYSFS', affects: 'boot', why: '/init mounts sysfs; the executor finds its virtio-serial port there' },
   { option: 'MULTIUSER', affects: 'boot', why: 'capabilities and uids (the suites drop capabilities)' },
-  { option: 'BINFMT_SCRIPT', affects: ['exec', 'execve-check', 'omayexec-extra'], why: 'rows that execute a #! script' },
-  { option: 'UNIX', affects: ['exec', 'execve-check'], why: 'rows that exec through an AF_UNIX socket fd' },
-  { option: 'PROC_SYSCTL', affects: ['omayexec-policy', 'omayexec-sysctl', 'omayexec-extra'], why: 'fs.open_mayexec_enforce lives in /proc/sys' },
-  { option: 'BLK_DEV_LOOP', affects: ['omayexec-policy'], why: 'block device 7:0 rows need the loop driver', moduleOk: true },
-  { option: 'IA32_EMULATION', affects: ['uselib'], why: 'uselib is only reachable through the i386 entry' },
-  { option: 'USELIB', affects: ['uselib'], why: 'the uselib(2) syscall itself' },
-  { option: 'IMA', affects: ['ima'], why: 'the MAY_OPENEXEC policy mask is an IMA feature' },
-  { option: 'SECURITYFS', affects: ['ima'], why: 'the IMA policy is written through securityfs' },
-  { option: 'MEMFD_CREATE', affects: ['execve-check'], why: 'memfd rows of the access matrix' },
 ];
+
+/** The options the given suites declared, one entry per option with every suite that needs it. */
+export function suiteConfigNeeds(suites: readonly { id: string; kconfig?: KconfigNeed[] }[]): ConfigNeed[] {
+  const byOption = new Map<string, ConfigNeed & { affects: string[] }>();
+  for (const s of suites) {
+    for (const k of s.kconfig ?? []) {
+      const n = byOption.get(k.option);
+      if (!n) byOption.set(k.option, { option: k.option, affects: [s.id], why: k.why, moduleOk: k.moduleOk });
+      else {
+        n.affects.push(s.id);
+        if (!n.why.includes(k.why)) n.why += `; ${k.why}`;
+        // A module is enough only when it is for every suite that asks.
+        n.moduleOk = n.moduleOk === true && k.moduleOk === true;
+      }
+    }
+  }
+  return [...byOption.values()];
+}
 
 export interface ConfigReport {
   source: string;
@@ -43,11 +54,12 @@ export interface ConfigReport {
   suiteLevel: ConfigNeed[];
 }
 
-export function checkConfig(text: string, source: string): ConfigReport {
+/** Boot needs are fatal; the options the given suites declared are reported with the suites they affect. */
+export function checkConfig(text: string, source: string, suites: readonly { id: string; kconfig?: KconfigNeed[] }[] = []): ConfigReport {
   const cfg = kconfigValues(text);
   const fatal: ConfigNeed[] = [];
   const suiteLevel: ConfigNeed[] = [];
-  for (const need of CONFIG_NEEDS) {
+  for (const need of [...BOOT_NEEDS, ...suiteConfigNeeds(suites)]) {
     const v = cfg.get(need.option);
     const ok = v === 'y' || (v === 'm' && need.moduleOk);
     if (ok) continue;
@@ -89,7 +101,13 @@ export function ikconfigFromImage(image: Buffer): string | null {
  * Where the config of a kernel image is: --config, a Debian-style
  * config-<release> or a .config beside the image, or IKCONFIG inside it.
  */
-export function findKernelConfig(image: string, explicit?: string): { text: string; source: string } | null {
+/** A kernel's config text and where it was found. */
+export interface FoundConfig {
+  text: string;
+  source: string;
+}
+
+export function findKernelConfig(image: string, explicit?: string): FoundConfig | null {
   if (explicit) {
     if (!existsSync(explicit) || !statSync(explicit).isFile()) throw new BadInputError(`--config ${explicit}: ${existsSync(explicit) ? 'not a file' : 'no such file'}`);
     return { text: readFileSync(explicit, 'utf8'), source: explicit };

@@ -23,12 +23,16 @@ suites=$(sed 's/^\\[//; s/\\]$//' "$here/suites.json")
 cfg=$(mktemp)
 trap 'rm -f "$cfg"' EXIT
 printf '{"suites":[%s],"expect":[%s],"suiteTimeoutSec":45,"freshBoot":false,"overrides":{}}' "$suites" "$expect" > "$cfg"
-saved=""
-[ -e /proc/sys/fs/open_mayexec_enforce ] && saved=$(cat /proc/sys/fs/open_mayexec_enforce)
+# The sysctls the suites write (sysctls.txt, from their specs): saved now,
+# written back whatever happens to the runner.
+saved=$(mktemp)
+trap 'rm -f "$cfg" "$saved"' EXIT
+while read -r p; do
+  if [ -e "$p" ]; then printf '%s %s\\n' "$p" "$(cat "$p")" >> "$saved"; fi
+done < "$here/sysctls.txt"
 status=0
 unshare --mount --propagation private node "$here/runner.js" "$cfg" || status=$?
-# Whatever happened to the runner, put the sysctl back.
-[ -n "$saved" ] && echo "$saved" > /proc/sys/fs/open_mayexec_enforce
+while read -r p v; do echo "$v" > "$p"; done < "$saved"
 exit $status
 `;
 

@@ -6,12 +6,12 @@ import { basename, join } from 'node:path';
 import { release as hostRelease } from 'node:os';
 import { isFatal } from '../harness/kernel-signs.js';
 import type { RunConfig } from '../harness/protocol.js';
-import { SUITE_IDS } from '../suites/index.js';
+import { SUITE_IDS, suiteSpecs } from '../suites/index.js';
 import { finishRun } from './finish-run.js';
 import { cachedInitrd, ensureBaseArchive, writeRunArchive } from './initramfs.js';
 import { BadInputError, HarnessError } from './errors.js';
 import { inspectKernel } from './kernel-image.js';
-import { checkConfig, findKernelConfig, type ConfigReport } from './kconfig-check.js';
+import { checkConfig, findKernelConfig, type ConfigReport, type FoundConfig } from './kconfig-check.js';
 import { streamFacts } from './parse.js';
 import { spawnLines } from './process-lines.js';
 import { extraSuitesDir, projectRoot } from './paths.js';
@@ -20,7 +20,7 @@ import type { KernelIdentity, RunRecord } from './record.js';
 import { createRunDir, type CiOutputOptions } from './results.js';
 import type { GuestFate } from './verdict.js';
 import { Progress } from './progress.js';
-import { guardRunner, recoverAbandoned, removeLeftFolders, restoreSysctls, saveSysctls } from './sysctl-guard.js';
+import { guardedSysctls, guardRunner, recoverAbandoned, removeLeftFolders, restoreSysctls, saveSysctls } from './sysctl-guard.js';
 
 export interface RunOptions {
   suites: string[];
@@ -76,21 +76,27 @@ const RAW_FLUSH_MS = 200;
 
 export class MissingConfigError extends BadInputError {}
 
-/** Names what the kernel lacks before booting it; fatal gaps stop the run. */
-function precheckConfig(kernelPath: string, o: RunOptions): ConfigReport | null {
+/** Names what the guest lacks before booting it: a fatal gap stops the run. Returns the config for the suites' own check. */
+function precheckBoot(kernelPath: string, o: RunOptions): FoundConfig | null {
   const found = findKernelConfig(kernelPath, o.configPath);
   if (!found) {
     o.progress.info('config check: no config found (give --config FILE, or build with CONFIG_IKCONFIG); not checked');
     return null;
   }
-  const report = checkConfig(found.text, found.source);
+  const { fatal } = checkConfig(found.text, found.source);
+  if (fatal.length) {
+    const list = fatal.map((n) => `CONFIG_${n.option} (${n.why})`).join('; ');
+    throw new MissingConfigError(`kernel config ${found.source} lacks what the guest needs: ${list} (--skip-config-check to boot anyway)`);
+  }
+  return found;
+}
+
+/** The options the suites of this run declared, checked while the guest boots (their specs load then anyway). */
+async function checkSuiteConfig(found: FoundConfig, o: RunOptions): Promise<ConfigReport> {
+  const report = checkConfig(found.text, found.source, await suiteSpecs(o.suites));
   for (const n of report.suiteLevel) {
     const affects = Array.isArray(n.affects) ? n.affects.join(', ') : n.affects;
     o.progress.info(`config check: CONFIG_${n.option} missing (${n.why}): affects ${affects}`);
-  }
-  if (report.fatal.length) {
-    const list = report.fatal.map((n) => `CONFIG_${n.option} (${n.why})`).join('; ');
-    throw new MissingConfigError(`kernel config ${found.source} lacks what the guest needs: ${list} (--skip-config-check to boot anyway)`);
   }
   return report;
 }
@@ -101,7 +107,7 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   // Before anything is built or written: these are bad input.
   findQemu(info.arch);
   assertBootableArch(info.arch);
-  const configReport = o.skipConfigCheck ? null : precheckConfig(kernelPath, o);
+  const config = o.skipConfigCheck ? null : precheckBoot(kernelPath, o);
   const accel = chooseAccel(kernelPath);
   const kvm = accel === 'kvm';
   const scale = kvm ? 1 : 3;
@@ -165,6 +171,7 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   // Loaded while the guest boots: tap and the suites cost ~0.2 s to load.
+  const configReport = config && (await checkSuiteConfig(config, o));
   const { runGuestSession } = await import('./guest-session.js');
   const session = await runGuestSession(q, runConfig(o, suiteTimeoutSec), (l) => {
     lines.push(l);
@@ -230,7 +237,7 @@ export async function runDirect(o: RunOptions): Promise<RunOutcome> {
   const t0 = performance.now();
   const cfgPath = join(dir, 'run.json');
   writeFileSync(cfgPath, JSON.stringify(runConfig(o, o.suiteTimeoutSec ?? 45)));
-  const saved = saveSysctls();
+  const saved = saveSysctls(guardedSysctls(await suiteSpecs(o.suites)));
   const lines: string[] = [];
   let interrupted: string | null = null;
   const runner = join(projectRoot, 'dist/harness/direct-runner.js');

@@ -8,11 +8,15 @@ import { join } from 'node:path';
 import { cacheRoot } from './paths.js';
 
 /**
- * Sysctls the suites write (SPEC.md §2.1). OMAYEXEC_GUARDED_SYSCTLS (a
- * colon-separated list) adds more: the project's own interruption tests
- * guard a harmless sysctl of a kernel without O_MAYEXEC that way.
+ * The sysctls the suites of a run declared they write (SuiteNeeds.saveRestore).
+ * OMAYEXEC_GUARDED_SYSCTLS (a colon-separated list) adds more: the project's
+ * own interruption tests guard a harmless sysctl of a kernel without
+ * O_MAYEXEC that way.
  */
-export const GUARDED_SYSCTLS = ['/proc/sys/fs/open_mayexec_enforce', ...(process.env.OMAYEXEC_GUARDED_SYSCTLS ?? '').split(':').filter(Boolean)];
+export function guardedSysctls(suites: readonly { saveRestore?: string[] }[]): string[] {
+  const extra = (process.env.OMAYEXEC_GUARDED_SYSCTLS ?? '').split(':').filter(Boolean);
+  return [...new Set([...suites.flatMap((s) => s.saveRestore ?? []), ...extra])];
+}
 
 export type SavedSysctls = Map<string, string>;
 
@@ -36,7 +40,7 @@ function writeGuard(g: Guard): void {
   writeFileSync(guardFile(process.pid), JSON.stringify(g));
 }
 
-export function saveSysctls(paths = GUARDED_SYSCTLS): SavedSysctls {
+export function saveSysctls(paths: string[]): SavedSysctls {
   const saved: SavedSysctls = new Map();
   for (const p of paths) if (existsSync(p)) saved.set(p, readFileSync(p, 'utf8').trim());
   writeGuard({ pid: process.pid, values: Object.fromEntries(saved) });

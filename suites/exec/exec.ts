@@ -42,6 +42,10 @@ export default defineSuite(import.meta.url, {
   id: 'exec',
   profile: 'exec-cleanups',
   needsRoot: true,
+  kconfig: [
+    { option: 'BINFMT_SCRIPT', why: 'rows that execute a #! script' },
+    { option: 'UNIX', why: 'the row that execs through an AF_UNIX socket fd' },
+  ],
   async run(ctx) {
     const target = ctx.target;
     const fdsBefore = await target.openFdCount();

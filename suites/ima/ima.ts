@@ -10,7 +10,7 @@ import { IMA_DIR, IMA_ROWS, imaCaseName, imaCaseParams, TRAP_OWNER } from '../..
 import { openCall } from '../../harness/opener.js';
 import { defineSuite } from '../../harness/suite.js';
 import { startState, sysctlOf } from '../../harness/suite-state.js';
-import { sysctlWriteCalls } from '../../harness/sysctl.js';
+import { MAYEXEC_SYSCTL, sysctlWriteCalls } from '../../harness/sysctl.js';
 import { openOutcome, type Target } from '../../harness/target.js';
 import { withWorkMount } from '../../harness/workmount.js';
 
@@ -24,6 +24,11 @@ export default defineSuite(import.meta.url, {
   // failed load is this suite's SKIP, or its FAIL with --expect omayexec-ima.
   profile: 'omayexec-ima',
   needsRoot: true,
+  kconfig: [
+    { option: 'IMA', why: 'the MAY_OPENEXEC policy mask is an IMA feature' },
+    { option: 'SECURITYFS', why: 'the IMA policy is written through securityfs' },
+  ],
+  saveRestore: [MAYEXEC_SYSCTL],
   async run(ctx) {
     const target = ctx.target;
     const start = await startState(target);

@@ -15,7 +15,7 @@ import { openCall, selftestFlags } from '../../harness/opener.js';
 import { checkSysctlAnswers, runExecProbes, runHelper, sysctlArgs } from '../../harness/helpers.js';
 import { defineSuite } from '../../harness/suite.js';
 import { startState, sysctlOf } from '../../harness/suite-state.js';
-import { sysctlWriteCalls, withSysctl, withSysctlRestored } from '../../harness/sysctl.js';
+import { MAYEXEC_SYSCTL, sysctlWriteCalls, withSysctl, withSysctlRestored } from '../../harness/sysctl.js';
 import { openOutcome, TargetError, type SysResult, type Target } from '../../harness/target.js';
 import { inFreshWorkMount, SCRIPT_BODY, withWorkMount, withWorkMounts, type WorkMount } from '../../harness/workmount.js';
 
@@ -274,6 +274,13 @@ export default defineSuite(import.meta.url, {
   id: 'omayexec-extra',
   profile: 'omayexec-v7',
   needsRoot: true,
+  kconfig: [
+    { option: 'PROC_SYSCTL', why: 'fs.open_mayexec_enforce lives in /proc/sys' },
+    { option: 'TMPFS_POSIX_ACL', why: 'the class rows set a POSIX ACL on tmpfs' },
+    { option: 'IO_URING', why: 'the io_uring rows (they SKIP without it)' },
+    { option: 'BINFMT_SCRIPT', why: 'exec under the policy runs a #! script' },
+  ],
+  saveRestore: [MAYEXEC_SYSCTL],
   async run(ctx) {
     const target = ctx.target;
     const start = await startState(target);

@@ -12,7 +12,7 @@ import { POLICY_SUITE, policyCaseName, policyCaseParams, policyCases, VARIANTS, 
 import { openCall, selftestFlags } from '../../harness/opener.js';
 import { defineSuite, type SuiteContext } from '../../harness/suite.js';
 import { startState, sysctlOf } from '../../harness/suite-state.js';
-import { sysctlWriteCalls } from '../../harness/sysctl.js';
+import { MAYEXEC_SYSCTL, sysctlWriteCalls } from '../../harness/sysctl.js';
 import { openOutcome, TargetError } from '../../harness/target.js';
 import { LOOP_UNKNOWN_REASON, loopDevice, withWorkMounts, type WorkMount } from '../../harness/workmount.js';
 
@@ -52,6 +52,11 @@ export default defineSuite(import.meta.url, {
   id: POLICY_SUITE,
   profile: 'omayexec-v7',
   needsRoot: true,
+  kconfig: [
+    { option: 'PROC_SYSCTL', why: 'fs.open_mayexec_enforce lives in /proc/sys' },
+    { option: 'BLK_DEV_LOOP', why: 'block device 7:0 rows open a loop device (without one they expect ENXIO)', moduleOk: true },
+  ],
+  saveRestore: [MAYEXEC_SYSCTL],
   async run(ctx) {
     const target = ctx.target;
     const start = await startState(target);

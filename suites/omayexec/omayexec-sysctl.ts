@@ -188,6 +188,11 @@ export default defineSuite(import.meta.url, {
   id: 'omayexec-sysctl',
   profile: 'omayexec-v7',
   needsRoot: true,
+  kconfig: [
+    { option: 'PROC_SYSCTL', why: 'fs.open_mayexec_enforce lives in /proc/sys' },
+    { option: 'USER_NS', why: 'the write from a child user namespace (it SKIPs without)' },
+  ],
+  saveRestore: [MAYEXEC_SYSCTL],
   async run(ctx) {
     const target = ctx.target;
     const start = await startState(target);

@@ -110,6 +110,11 @@ export default defineSuite(import.meta.url, {
   id: 'uselib',
   profile: 'exec-cleanups',
   needsRoot: true,
+  kconfig: [
+    { option: 'IA32_EMULATION', why: 'uselib is only reachable through the i386 entry' },
+    { option: 'USELIB', why: 'the uselib(2) syscall itself' },
+  ],
+  saveRestore: [MAYEXEC_SYSCTL],
   async run(ctx) {
     const target = ctx.target;
     const fdsBefore = await target.openFdCount();
