@@ -15,6 +15,21 @@ export interface ProbeResult {
   evidence: string;
 }
 
+/**
+ * What --expect decides for a suite, in one place: run it (no profile, or
+ * the profile is supported), skip it with the probe's evidence, or fail it
+ * (the profile is required and absent).
+ */
+export type ProfileDecision = { run: true } | { run: false; fail: boolean; evidence: string };
+
+export function decideProfile(profile: ProfileName | undefined, probes: readonly ProbeResult[], required: readonly string[]): ProfileDecision {
+  if (!profile) return { run: true };
+  const probe = probes.find((p) => p.name === profile);
+  if (!probe) throw new Error(`profile ${profile} was not probed`);
+  if (probe.supported) return { run: true };
+  return { run: false, fail: required.includes(profile), evidence: probe.evidence };
+}
+
 /** A file every target has on an exec mount, mode 0755: a static helper. */
 function probeFile(target: Target): string {
   return target.helperPath('exec-probe');

@@ -7,7 +7,7 @@
 import { pathToFileURL } from 'node:url';
 import { scanConsoleLine, isFatal } from './kernel-signs.js';
 import { LineSplitter } from './lines.js';
-import { probeAll, type ProbeResult } from './profiles.js';
+import { decideProfile, probeAll, type ProbeResult } from './profiles.js';
 import { encodeEvent, type RunConfig, type RunnerEvent } from './protocol.js';
 import { runSuite, type SuiteSpec } from './suite.js';
 import type { Target } from './target.js';
@@ -85,11 +85,12 @@ export class Runner {
 
   /** A suite whose profile is absent (and not required) is skipped here, with the probe's evidence. */
   private skipWithoutStarting(spec: SuiteSpec, profiles: ProbeResult[]): boolean {
-    const probe = profiles.find((p) => p.name === spec.profile);
-    if (!probe || probe.supported || this.cfg.expect.includes(probe.name)) return false;
+    const d = decideProfile(spec.profile, profiles, this.cfg.expect);
+    // A failure is the suite's own to report (its gate), through tap.
+    if (d.run || d.fail) return false;
     this.event({ event: 'suite-begin', suite: spec.id });
     this.out('TAP version 14');
-    this.out(`1..0 # SKIP ${probe.evidence}`);
+    this.out(`1..0 # SKIP ${d.evidence}`);
     this.event({ event: 'suite-end', suite: spec.id, exit: 4, signal: null, seconds: 0, timedOut: false });
     return true;
   }

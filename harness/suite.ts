@@ -8,7 +8,7 @@
 // koffi and prints its TAP like a kselftest binary.
 import type { Test, TestOpts } from '@tapjs/test';
 import { pathToFileURL } from 'node:url';
-import type { ProbeResult, ProfileName } from './profiles.js';
+import { decideProfile, type ProbeResult, type ProfileName } from './profiles.js';
 import type { CaseParams } from '../fixtures/dimensions.js';
 import type { Target } from './target.js';
 
@@ -163,15 +163,10 @@ async function gate(spec: SuiteSpec, ctx: SuiteContext): Promise<boolean> {
       return false;
     }
   }
-  if (!spec.profile) return true;
-  const result = ctx.env.profiles.find((p) => p.name === spec.profile);
-  if (!result) throw new Error(`profile ${spec.profile} was not probed`);
-  if (result.supported) return true;
-  if (ctx.env.required.includes(spec.profile)) {
-    ctx.t.fail(`profile ${spec.profile} is required (--expect) but absent`, { expected: 'supported', actual: result.evidence, ...quiet });
-    return false;
-  }
-  ctx.skipAll(result.evidence);
+  const d = decideProfile(spec.profile, ctx.env.profiles, ctx.env.required);
+  if (d.run) return true;
+  if (d.fail) ctx.t.fail(`profile ${spec.profile} is required (--expect) but absent`, { expected: 'supported', actual: d.evidence, ...quiet });
+  else ctx.skipAll(d.evidence);
   return false;
 }
 
