@@ -10,6 +10,16 @@ import { HarnessError } from './errors.js';
 
 export type OutputStream = 'stdout' | 'stderr';
 
+/** Whether process `pid` exists (EPERM: it does, as another user's). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export interface SpawnLinesOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheRoot } from './paths.js';
+import { pidAlive } from './process-lines.js';
 
 /**
  * The sysctls the suites of a run declared they write (SuiteNeeds.saveRestore).
@@ -88,15 +89,6 @@ export function restoreSysctls(saved: SavedSysctls): string[] {
   return restored;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Values left changed by direct runs that died without restoring them: put back. */
 export function recoverAbandoned(): { pid: number; restored: string[]; removed: string[] }[] {
   const dir = guardDir();
@@ -111,7 +103,7 @@ export function recoverAbandoned(): { pid: number; restored: string[]; removed: 
       rmSync(path, { force: true }); // a file cut short: its run died before it had changed anything
       continue;
     }
-    if (g.pid === process.pid || alive(g.pid)) continue;
+    if (g.pid === process.pid || pidAlive(g.pid)) continue;
     out.push({ pid: g.pid, restored: writeBack(new Map(Object.entries(g.values))), removed: g.runnerPid ? removeLeftFolders(g.runnerPid) : [] });
     rmSync(path, { force: true });
   }

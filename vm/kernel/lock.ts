@@ -2,16 +2,8 @@
 // taken over when that process is gone.
 import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { pidAlive } from '../process-lines.js';
 import { readIfExists } from './files.js';
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Wait for the lock at `path`; resolves to its release. */
 export async function acquireLock(path: string, log: (l: string) => void): Promise<() => void> {
