@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { offerChannels, type FifoChannel } from './fifo-channel.js';
 import { join } from 'node:path';
+import { programFact, onPath } from './host-facts.js';
 import { cacheRoot } from './paths.js';
 import { spawnLines } from './process-lines.js';
 import { BadInputError, HarnessError } from './errors.js';
@@ -22,19 +23,6 @@ const QEMU_BINARY: Record<KernelArch, { bin: string; pkg: string }> = {
   x86_64: { bin: 'qemu-system-x86_64', pkg: 'qemu-system-x86' },
   arm64: { bin: 'qemu-system-aarch64', pkg: 'qemu-system-arm' },
 };
-
-/** An executable of that name on PATH (a lookup: running `qemu --version` costs ~35 ms). */
-export function onPath(bin: string): string | null {
-  for (const d of (process.env.PATH ?? '').split(':').filter(Boolean)) {
-    try {
-      accessSync(join(d, bin), constants.X_OK);
-      return join(d, bin);
-    } catch {
-      // next folder
-    }
-  }
-  return null;
-}
 
 export function findQemu(arch: KernelArch): string {
   const { bin, pkg } = QEMU_BINARY[arch];
@@ -160,10 +148,10 @@ export function qemuArgs(o: QemuOptions, accel: 'kvm' | 'tcg'): string[] {
   return [...args, ...(o.extraArgs ?? [])];
 }
 
-let setprivKnown: boolean | null = null;
+/** util-linux setpriv with --pdeathsig (2.33 and later), learnt once per setpriv binary. */
 function hasSetpriv(): boolean {
-  setprivKnown ??= /--pdeathsig/.test(spawnSync('setpriv', ['--help'], { encoding: 'utf8' }).stdout ?? '');
-  return setprivKnown;
+  const help = () => (/--pdeathsig/.test(spawnSync('setpriv', ['--help'], { encoding: 'utf8' }).stdout ?? '') ? 'yes' : 'no');
+  return programFact('setpriv-pdeathsig', 'setpriv', help) === 'yes';
 }
 
 export interface RunningQemu {

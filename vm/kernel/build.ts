@@ -57,14 +57,18 @@ interface Source {
   workName: string;
 }
 
-function readInputs(o: BuildOptions): Inputs {
+/** Bad options are bad input, found before anything is read or learnt. */
+function checkOptions(o: BuildOptions): void {
   if (!SERIES.includes(o.series)) throw new BadInputError(`unknown series ${String(o.series)} (known: ${SERIES.join(', ')})`);
   if (!PATCH_SETS.includes(o.patches)) throw new BadInputError(`unknown patch set ${String(o.patches)} (known: ${PATCH_SETS.join(', ')})`);
-  const extra = (o.extraPatches ?? []).map((p) => {
+  for (const p of o.extraPatches ?? []) {
     if (!isAbsolute(p)) throw new BadInputError(`extra patch path must be absolute: ${p}`);
     if (!existsSync(p) || !statSync(p).isFile()) throw new BadInputError(`extra patch ${p}: ${existsSync(p) ? 'not a file' : 'no such file'}`);
-    return p;
-  });
+  }
+}
+
+function readInputs(o: BuildOptions, cache: string): Inputs {
+  const extra = o.extraPatches ?? [];
   const patchFiles = [...seriesPatches(o.series, o.patches), ...extra];
   return {
     series: o.series,
@@ -74,7 +78,7 @@ function readInputs(o: BuildOptions): Inputs {
     patchTexts: patchFiles.map((p) => readFileSync(p)),
     fragment: readFileSync(fragmentPath(), 'utf8'),
     toolchain: toolchainId(),
-    cache: resolve(o.cacheDir ?? cacheRoot()),
+    cache,
   };
 }
 
@@ -160,8 +164,10 @@ function result(entry: CachedImage, cached: boolean, started: number): BuildResu
 export async function buildKernel(o: BuildOptions): Promise<BuildResult> {
   const started = Date.now();
   const log = o.log ?? (() => {});
-  const inputs = readInputs(o);
-  const source = identifySource(o, inputs.cache);
+  checkOptions(o);
+  const cache = resolve(o.cacheDir ?? cacheRoot());
+  const source = identifySource(o, cache);
+  const inputs = readInputs(o, cache);
   const paths = cachePaths(inputs.cache, inputs.series, source.workName);
 
   if (source.version) {

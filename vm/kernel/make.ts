@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writ
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { HarnessError } from '../errors.js';
+import { programFact } from '../host-facts.js';
 import { checkFragment } from '../kconfig.js';
 import { runToEnd, type RunToEndResult } from '../process-lines.js';
 import { readIfExists, sha256 } from './files.js';
@@ -19,10 +20,9 @@ function capture(cmd: string, args: string[]): string | null {
   return r.stdout;
 }
 
-/** Compiler identity for the cache key: the first line of `gcc --version` ('' when unknown). */
+/** Compiler identity for the cache key: the first line of `gcc --version` ('' when unknown), learnt once per gcc binary. */
 export function toolchainId(): string {
-  const v = capture('gcc', ['--version']);
-  return v ? v.split('\n')[0]!.trim() : '';
+  return programFact('gcc-version', 'gcc', () => capture('gcc', ['--version'])?.split('\n')[0]!.trim() ?? '') ?? '';
 }
 
 export interface MakeContext {
