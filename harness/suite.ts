@@ -7,7 +7,6 @@
 // dist/suites/exec/exec.js`) a suite runs on this machine's kernel through
 // koffi and prints its TAP like a kselftest binary.
 import type { Test, TestOpts } from '@tapjs/test';
-import { pathToFileURL } from 'node:url';
 import { decideProfile, type ProbeResult, type ProfileName } from './profiles.js';
 import type { CaseParams } from '../fixtures/dimensions.js';
 import type { Target } from './target.js';
@@ -188,17 +187,4 @@ export async function runSuite(spec: SuiteSpec, env: SuiteEnv, write: (chunk: st
   ctx.t.end();
   await ended;
   return ctx.t.passing() && status === 0 ? 0 : 1;
-}
-
-/**
- * Declare a suite. When its module is the program node was started with,
- * it runs at once on this machine's kernel (ffi target) and prints its TAP.
- */
-export function defineSuite(moduleUrl: string, spec: SuiteSpec): SuiteSpec {
-  const main = process.argv[1];
-  // In the board bundle every module shares the bundle's URL: never standalone there.
-  if (process.env.OMX_BUNDLED !== '1' && main && pathToFileURL(main).href === moduleUrl) {
-    void import('./standalone.js').then((m) => m.runStandalone(spec));
-  }
-  return spec;
 }

@@ -7,7 +7,7 @@ import { AF_UNIX, AT, SOCK_STREAM } from '../../harness/abi.js';
 import { calls } from '../../harness/calls.js';
 import { EXEC_ROWS, execCaseName, execCaseParams, type ExecRow } from '../../fixtures/exec.js';
 import { runExecProbes } from '../../harness/helpers.js';
-import { defineSuite } from '../../harness/suite.js';
+import { defineSuite } from '../../harness/define-suite.js';
 import type { Target } from '../../harness/target.js';
 import { withWorkMounts, type WorkMount } from '../../harness/workmount.js';
 

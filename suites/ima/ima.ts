@@ -8,7 +8,7 @@ import { Batch } from '../../harness/batch.js';
 import { calls, fileCalls } from '../../harness/calls.js';
 import { IMA_DIR, IMA_ROWS, imaCaseName, imaCaseParams, TRAP_OWNER } from '../../fixtures/ima.js';
 import { openCall } from '../../harness/opener.js';
-import { defineSuite } from '../../harness/suite.js';
+import { defineSuite } from '../../harness/define-suite.js';
 import { startState, sysctlOf } from '../../harness/suite-state.js';
 import { MAYEXEC_SYSCTL, sysctlWriteCalls } from '../../harness/sysctl.js';
 import { openOutcome, type Target } from '../../harness/target.js';

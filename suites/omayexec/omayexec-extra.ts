@@ -13,7 +13,7 @@ import { MOUNT_KINDS, OPEN_PATHS, SYSCTL_VALUES, type CaseParams, type MountKind
 import { Batch } from '../../harness/batch.js';
 import { openCall, selftestFlags } from '../../harness/opener.js';
 import { checkSysctlAnswers, runExecProbes, runHelper, sysctlArgs } from '../../harness/helpers.js';
-import { defineSuite } from '../../harness/suite.js';
+import { defineSuite } from '../../harness/define-suite.js';
 import { startState, sysctlOf } from '../../harness/suite-state.js';
 import { MAYEXEC_SYSCTL, sysctlWriteCalls, withSysctl, withSysctlRestored } from '../../harness/sysctl.js';
 import { openOutcome, TargetError, type SysResult, type Target } from '../../harness/target.js';

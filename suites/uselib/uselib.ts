@@ -11,7 +11,8 @@ import { LONG_NON_ELF, USELIB_ROWS, uselibCaseName, uselibCaseParams, type Useli
 import type { HelperReply } from '../../harness/executor-protocol.js';
 import { checkSysctlAnswers, runHelper, sysctlArgs } from '../../harness/helpers.js';
 import { releaseVersion } from '../../harness/profiles.js';
-import { defineSuite, type SuiteContext } from '../../harness/suite.js';
+import { defineSuite } from '../../harness/define-suite.js';
+import type { SuiteContext } from '../../harness/suite.js';
 import { MAYEXEC_SYSCTL, withSysctlRestored } from '../../harness/sysctl.js';
 import type { Target } from '../../harness/target.js';
 import { withWorkMounts } from '../../harness/workmount.js';
