@@ -142,7 +142,7 @@ let testClass: typeof Test | null = null;
  * tap, loaded when a suite first runs (~0.2 s): a suite's spec, its needs
  * included, can be read without it (the config pre-check, direct mode).
  */
-async function tapTest(): Promise<typeof Test> {
+export async function tapTest(): Promise<typeof Test> {
   // @tapjs/core first: imported alone, @tapjs/test reaches core's TAP class
   // before its own Test exists (a cycle tap's main module resolves the same way).
   await import('@tapjs/core');

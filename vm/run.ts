@@ -6,6 +6,7 @@ import { basename, join } from 'node:path';
 import { release as hostRelease } from 'node:os';
 import { isFatal } from '../harness/kernel-signs.js';
 import type { RunConfig } from '../harness/protocol.js';
+import { tapTest } from '../harness/suite.js';
 import { SUITE_IDS, suiteSpecs } from '../suites/index.js';
 import { finishRun } from './finish-run.js';
 import { cachedInitrd, ensureBaseArchive, writeRunArchive } from './initramfs.js';
@@ -171,8 +172,10 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   // Loaded while the guest boots: tap and the suites cost ~0.2 s to load.
+  const tapLoaded = tapTest();
   const configReport = config && (await checkSuiteConfig(config, o));
   const { runGuestSession } = await import('./guest-session.js');
+  await tapLoaded;
   const session = await runGuestSession(q, runConfig(o, suiteTimeoutSec), (l) => {
     lines.push(l);
     pendingRaw += l + '\n';
