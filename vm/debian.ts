@@ -1,10 +1,10 @@
 // Debian's stock cloud kernels, fetched with apt-get download and unpacked
 // with dpkg -x into the cache (never installed into /boot).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HarnessError } from './errors.js';
+import { sha256OfFile } from './file-hash.js';
 import { cacheRoot } from './paths.js';
 
 export const DEBIAN_SERIES = ['6.1', '6.12'] as const;
@@ -152,9 +152,7 @@ export function fetchDebianKernel(series: DebianSeries, log: (l: string) => void
 
 const HASH_FILE = '.omx-image.sha256';
 
-function sha256Of(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
+const sha256Of = sha256OfFile;
 
 function recordImageHash(dir: string, image: string): void {
   writeFileSync(join(dir, HASH_FILE), sha256Of(image) + '\n');

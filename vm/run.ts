@@ -1,6 +1,5 @@
 // `run`: resolve the kernel, assemble the initramfs, boot it (or run on the
 // local kernel in direct mode), follow the results, write the run folder.
-import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { release as hostRelease } from 'node:os';
@@ -13,6 +12,7 @@ import { cachedInitrd, ensureBaseArchive, writeRunArchive } from './initramfs.js
 import { BadInputError, HarnessError } from './errors.js';
 import { inspectKernel } from './kernel-image.js';
 import { checkConfig, findKernelConfig, type ConfigReport, type FoundConfig } from './kconfig-check.js';
+import { sha256OfFile } from './file-hash.js';
 import { streamFacts } from './parse.js';
 import { spawnLines } from './process-lines.js';
 import { extraSuitesDir, projectRoot } from './paths.js';
@@ -61,9 +61,7 @@ export function availableSuites(): string[] {
   return [...new Set([...bundledSuites(), ...extraIds])].sort();
 }
 
-function sha256(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
+const sha256 = sha256OfFile;
 
 function runConfig(o: RunOptions, suiteTimeoutSec: number): RunConfig {
   return { suites: o.suites, expect: o.expect, suiteTimeoutSec, freshBoot: !o.direct, overrides: o.overrides ?? {} };

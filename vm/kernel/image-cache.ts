@@ -3,6 +3,7 @@
 // with what it was built from.
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { sha256OfFile } from '../file-hash.js';
 import { sha256 } from './files.js';
 import type { PatchSet, Series } from './recipe.js';
 
@@ -41,7 +42,7 @@ export function cachedImage(dir: string, key: string, log: (l: string) => void):
   const image = join(dir, 'bzImage');
   if (!existsSync(image) || !existsSync(join(dir, 'meta.json')) || !existsSync(join(dir, '.config'))) return null;
   const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Partial<CacheMeta>;
-  const intact = meta.imageSha256 ? sha256(readFileSync(image)) === meta.imageSha256 : statSync(image).size === meta.imageBytes;
+  const intact = meta.imageSha256 ? sha256OfFile(image) === meta.imageSha256 : statSync(image).size === meta.imageBytes;
   if (!intact) {
     log(`[cache] ${image} does not match what was stored (${meta.imageSha256 ? 'sha256' : 'size'}): rebuilding it`);
     return null;
