@@ -17,7 +17,7 @@ import { fetchDebianKernel } from './debian.js';
 import { ensureBaseArchive } from './initramfs.js';
 import { projectRoot, resultsRoot } from './paths.js';
 import { spawnLines } from './process-lines.js';
-import { chooseAccel, qemuArgs } from './qemu.js';
+import { chooseAccel, GUEST_CMDLINE, qemuArgs } from './qemu.js';
 import type { RunRecord } from './record.js';
 
 interface KernelUnderBench {
@@ -51,7 +51,7 @@ function bootFloor(k: KernelUnderBench, initrd: string, dir: string): Promise<nu
   // The same machine as a full run, channel devices included.
   const channels = offerChannels(dir);
   const argv = qemuArgs({
-    kernel: k.image, initrd, arch: 'x86_64', accel, append: 'console=ttyS0 panic=-1 quiet',
+    kernel: k.image, initrd, arch: 'x86_64', accel, append: GUEST_CMDLINE,
     consoleLog: '', channelDir: dir, bootTimeoutSec: 60, runTimeoutSec: 60, resultLineCount: () => 0,
   }, accel);
   const t0 = performance.now();

@@ -19,6 +19,15 @@ import type { KernelArch } from './kernel-image.js';
 export class QemuMissingError extends BadInputError {}
 export class UnsupportedArchError extends BadInputError {}
 
+/**
+ * The kernel command line of every guest, the bench's floor included.
+ * mitigations=off: the CPU side-channel mitigations (page-table isolation
+ * above all) make every kernel entry flush TLBs, which software emulation
+ * pays dearly for; no O_MAYEXEC rule depends on them. A user who wants them
+ * passes --append mitigations=auto (the later value wins).
+ */
+export const GUEST_CMDLINE = 'console=ttyS0 panic=-1 quiet mitigations=off';
+
 const QEMU_BINARY: Record<KernelArch, { bin: string; pkg: string }> = {
   x86_64: { bin: 'qemu-system-x86_64', pkg: 'qemu-system-x86' },
   arm64: { bin: 'qemu-system-aarch64', pkg: 'qemu-system-arm' },

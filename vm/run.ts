@@ -16,7 +16,7 @@ import { sha256OfFile } from './file-hash.js';
 import { streamFacts } from './parse.js';
 import { spawnLines } from './process-lines.js';
 import { extraSuitesDir, projectRoot } from './paths.js';
-import { assertBootableArch, chooseAccel, findQemu, startQemu } from './qemu.js';
+import { assertBootableArch, chooseAccel, findQemu, GUEST_CMDLINE, startQemu } from './qemu.js';
 import type { KernelIdentity, RunRecord } from './record.js';
 import { createRunDir, type CiOutputOptions } from './results.js';
 import type { GuestFate } from './verdict.js';
@@ -152,7 +152,7 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
     initrd,
     arch: info.arch,
     accel,
-    append: `console=ttyS0 panic=-1 quiet ${o.appendExtra ?? ''}`.trim(),
+    append: `${GUEST_CMDLINE} ${o.appendExtra ?? ''}`.trim(),
     consoleLog: join(dir, 'console.log'),
     channelDir: dir,
     bootTimeoutSec,
