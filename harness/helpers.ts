@@ -2,6 +2,7 @@
 // and read their answers.
 import { errnoName } from './abi.js';
 import type { HelperReply } from './executor-protocol.js';
+import { withSysctlRestored } from './sysctl.js';
 import { TargetError, type Target } from './target.js';
 import { EXECUTED_MARKER } from './workmount.js';
 
@@ -14,13 +15,21 @@ export async function runHelper(target: Target, name: string, args: string[], fd
 }
 
 /** Helper arguments that set the O_MAYEXEC policy for the items after them (harness/helpers/mayexec-sysctl.h). */
-export const sysctlArgs = (value: number): string[] => ['--sysctl', String(value)];
+const SYSCTL_ARG = '--sysctl';
+export const sysctlArgs = (value: number): string[] => [SYSCTL_ARG, String(value)];
 
-/** A helper's "SYSCTL VALUE -errno" answer is a fixture error, never a row result. */
-export function checkSysctlAnswers(stdout: string): void {
-  for (const m of stdout.matchAll(/^SYSCTL (\S+) (-?\d+)$/gm)) {
+/**
+ * runHelper for a helper that may switch the policy itself (`args` holding
+ * sysctlArgs): the value before it is written back after, and a write the
+ * helper reports failed ("SYSCTL VALUE -errno") is a fixture error, never a
+ * row result.
+ */
+export async function runPolicyHelper(target: Target, name: string, args: string[]): Promise<HelperReply> {
+  const r = args.includes(SYSCTL_ARG) ? await withSysctlRestored(target, () => runHelper(target, name, args)) : await runHelper(target, name, args);
+  for (const m of r.stdout.matchAll(/^SYSCTL (\S+) (-?\d+)$/gm)) {
     if (m[2] !== '0') throw new TargetError(`fixture: the helper's write of ${m[1]} to the sysctl failed: ${errnoName(-Number(m[2]))}`);
   }
+  return r;
 }
 
 /** One exec-probe answer line as an outcome: errno name, EXECUTED, or RETURNED-0. */

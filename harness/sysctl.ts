@@ -7,6 +7,11 @@ import type { Target } from './target.js';
 
 export const MAYEXEC_SYSCTL = '/proc/sys/fs/open_mayexec_enforce';
 
+/** open, read, close of the sysctl, for a batch in which the open is call `at` (the value is the read's output). */
+export function sysctlReadCalls(at: number, path = MAYEXEC_SYSCTL): Call[] {
+  return [calls.open(path, O.RDONLY | O.CLOEXEC), calls.read({ result: at }, 64), calls.close({ result: at })];
+}
+
 export async function readSysctl(target: Target, path = MAYEXEC_SYSCTL): Promise<string> {
   return (await target.readFile(path)).toString('utf8').trim();
 }
@@ -36,10 +41,7 @@ export async function withSysctlRestored<T>(target: Target, fn: () => Promise<T>
 
 export async function withSysctl<T>(target: Target, value: number, fn: () => Promise<T>, path = MAYEXEC_SYSCTL): Promise<T> {
   // The saved value is read and the new one written in one round trip.
-  const rs = await target.runAll([
-    calls.open(path, O.RDONLY | O.CLOEXEC), calls.read({ result: 0 }, 64), calls.close({ result: 0 }),
-    ...sysctlWriteCalls(value, 3, path),
-  ]);
+  const rs = await target.runAll([...sysctlReadCalls(0, path), ...sysctlWriteCalls(value, 3, path)]);
   const failed = rs.findIndex((r) => !r.ok);
   if (failed >= 0) {
     // The write may not have happened; if it did, the value read first goes back.

@@ -43,6 +43,18 @@ export function openOutcome(r: SysResult): string {
 
 export class TargetError extends Error {}
 
+/** open /proc/self/fd, list it, close it, for a batch in which the open is call `at`: the caller's open fds (fdCountFrom). */
+export function fdCountCalls(at: number): Call[] {
+  return [calls.open('/proc/self/fd', O.RDONLY | O.DIRECTORY | O.CLOEXEC), calls.getdents64({ result: at }, 1 << 16), calls.close({ result: at })];
+}
+
+export function fdCountFrom(rs: SysResult[], at: number): number {
+  const [opened, listed] = [rs[at]!, rs[at + 1]!];
+  if (!opened.ok || !listed.ok) throw new TargetError(`count fds: ${opened.errno ?? listed.errno}`);
+  const names = direntNames(listed.outs[0]!, listed.ret).filter((n) => n !== '.' && n !== '..');
+  return names.length - 1; // the directory's own fd
+}
+
 let uniqueCounter = 0;
 
 export class Target {
@@ -175,14 +187,7 @@ export class Target {
 
   /** Open fds of the process that makes the calls (SPEC.md §7: a suite must not leak any). */
   async openFdCount(): Promise<number> {
-    const rs = await this.runAll([
-      calls.open('/proc/self/fd', O.RDONLY | O.DIRECTORY | O.CLOEXEC),
-      calls.getdents64({ result: 0 }, 1 << 16),
-      calls.close({ result: 0 }),
-    ]);
-    if (!rs[0]!.ok || !rs[1]!.ok) throw new TargetError(`count fds: ${rs[0]!.errno ?? rs[1]!.errno}`);
-    const names = direntNames(rs[1]!.outs[0]!, rs[1]!.ret).filter((n) => n !== '.' && n !== '..');
-    return names.length - 1; // the directory's own fd
+    return fdCountFrom(await this.runAll(fdCountCalls(0)), 0);
   }
 
   async capget(): Promise<CapSets> {

@@ -121,8 +121,7 @@ async function makeWorkMountsAtOnce(target: Target, opts: WorkMountOptions[]): P
   const starts: number[] = [];
   opts.forEach((o, i) => {
     starts.push(batch.length);
-    const mount = mountCalls(dirs[i]!, o);
-    batch.push(...mount, ...objectCalls(objectPaths(dirs[i]!), o, batch.length + mount.length));
+    batch.push(...mountSetupCalls(dirs[i]!, o, batch.length));
   });
   const rs = await target.runAll(batch);
   const failed = rs.findIndex((r) => !r.ok);
@@ -134,6 +133,12 @@ async function makeWorkMountsAtOnce(target: Target, opts: WorkMountOptions[]): P
     await checkSetup(target, dirs[k]!, rs.slice(starts[k], end), end - starts[k]!);
   }
   return dirs.map((dir) => ({ dir, paths: objectPaths(dir), release: async () => void (await target.runAll(releaseCalls(dir))) }));
+}
+
+/** A whole work mount's setup (mkdir, mount, objects) for a batch in which it starts at call `at`. */
+function mountSetupCalls(dir: string, opts: WorkMountOptions, at: number): Call[] {
+  const mount = mountCalls(dir, opts);
+  return [...mount, ...objectCalls(objectPaths(dir), opts, at + mount.length)];
 }
 
 export async function makeWorkMount(target: Target, opts: WorkMountOptions): Promise<WorkMount> {
@@ -149,8 +154,7 @@ export async function makeWorkMount(target: Target, opts: WorkMountOptions): Pro
 export async function inFreshWorkMount(target: Target, opts: Omit<WorkMountOptions, 'copyFrom'>, rowCalls: (m: Omit<WorkMount, 'release'>) => Call[]): Promise<SysResult[]> {
   const dir = target.uniquePath(WORK_ROOT, 'omx-test-mount-');
   const paths = objectPaths(dir);
-  const setupCalls = [...mountCalls(dir, opts)];
-  setupCalls.push(...objectCalls(paths, opts, setupCalls.length));
+  const setupCalls = mountSetupCalls(dir, opts, 0);
   const row = rowCalls({ dir, paths });
   const rs = await target.runAll([...setupCalls, ...shifted(row, setupCalls.length), ...releaseCalls(dir)]);
   await checkSetup(target, dir, rs, setupCalls.length);

@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, sy
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { declaredSysctls } from './sysctl-guard.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const guest = join(root, 'dist/guest');
@@ -117,8 +118,7 @@ async function main(): Promise<void> {
   writeFileSync(join(board, 'suites.json'), JSON.stringify(suites.map((s) => s.id)) + '\n');
   // What run_omayexec.sh saves before the runner and writes back after it: the suites' own saveRestore lists.
   const index = (await import(join(root, 'dist/suites/index.js'))) as { suiteSpecs(): Promise<{ saveRestore?: string[] }[]> };
-  const sysctls = [...new Set((await index.suiteSpecs()).flatMap((s) => s.saveRestore ?? []))];
-  writeFileSync(join(board, 'sysctls.txt'), sysctls.map((p) => `${p}\n`).join(''));
+  writeFileSync(join(board, 'sysctls.txt'), declaredSysctls(await index.suiteSpecs()).map((p) => `${p}\n`).join(''));
   console.log(`built the executor and ${readdirSync(join(guest, 'helpers')).length} helpers into dist/guest, the board runner (${suites.length} suites) into dist/board`);
 }
 

@@ -152,10 +152,8 @@ export function fetchDebianKernel(series: DebianSeries, log: (l: string) => void
 
 const HASH_FILE = '.omx-image.sha256';
 
-const sha256Of = sha256OfFile;
-
 function recordImageHash(dir: string, image: string): void {
-  writeFileSync(join(dir, HASH_FILE), sha256Of(image) + '\n');
+  writeFileSync(join(dir, HASH_FILE), sha256OfFile(image) + '\n');
 }
 
 /**
@@ -169,5 +167,5 @@ function verifiedImage(dir: string, image: string): boolean {
     recordImageHash(dir, image);
     return true;
   }
-  return readFileSync(file, 'utf8').trim() === sha256Of(image);
+  return readFileSync(file, 'utf8').trim() === sha256OfFile(image);
 }

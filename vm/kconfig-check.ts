@@ -56,7 +56,11 @@ export interface ConfigReport {
 
 /** Boot needs are fatal; the options the given suites declared are reported with the suites they affect. */
 export function checkConfig(text: string, source: string, suites: readonly { id: string; kconfig?: KconfigNeed[] }[] = []): ConfigReport {
-  const cfg = kconfigValues(text);
+  return checkConfigValues(kconfigValues(text), source, suites);
+}
+
+/** checkConfig on a config already parsed (a run checks the boot needs, then the suites' while the guest boots). */
+export function checkConfigValues(cfg: ReadonlyMap<string, string | null>, source: string, suites: readonly { id: string; kconfig?: KconfigNeed[] }[] = []): ConfigReport {
   const fatal: ConfigNeed[] = [];
   const suiteLevel: ConfigNeed[] = [];
   for (const need of [...BOOT_NEEDS, ...suiteConfigNeeds(suites)]) {

@@ -11,7 +11,8 @@ import { finishRun } from './finish-run.js';
 import { cachedInitrd, ensureBaseArchive, writeRunArchive } from './initramfs.js';
 import { BadInputError, HarnessError } from './errors.js';
 import { inspectKernel } from './kernel-image.js';
-import { checkConfig, findKernelConfig, type ConfigReport, type FoundConfig } from './kconfig-check.js';
+import { checkConfigValues, findKernelConfig, type ConfigReport } from './kconfig-check.js';
+import { kconfigValues } from './kconfig.js';
 import { sha256OfFile } from './file-hash.js';
 import { streamFacts } from './parse.js';
 import { spawnLines } from './process-lines.js';
@@ -61,8 +62,6 @@ export function availableSuites(): string[] {
   return [...new Set([...bundledSuites(), ...extraIds])].sort();
 }
 
-const sha256 = sha256OfFile;
-
 function runConfig(o: RunOptions, suiteTimeoutSec: number): RunConfig {
   return { suites: o.suites, expect: o.expect, suiteTimeoutSec, freshBoot: !o.direct, overrides: o.overrides ?? {} };
 }
@@ -75,24 +74,30 @@ const RAW_FLUSH_MS = 200;
 
 export class MissingConfigError extends BadInputError {}
 
-/** Names what the guest lacks before booting it: a fatal gap stops the run. Returns the config for the suites' own check. */
-function precheckBoot(kernelPath: string, o: RunOptions): FoundConfig | null {
+interface ParsedConfig {
+  source: string;
+  values: ReadonlyMap<string, string | null>;
+}
+
+/** Names what the guest lacks before booting it: a fatal gap stops the run. Returns the parsed config for the suites' own check. */
+function precheckBoot(kernelPath: string, o: RunOptions): ParsedConfig | null {
   const found = findKernelConfig(kernelPath, o.configPath);
   if (!found) {
     o.progress.info('config check: no config found (give --config FILE, or build with CONFIG_IKCONFIG); not checked');
     return null;
   }
-  const { fatal } = checkConfig(found.text, found.source);
+  const config = { source: found.source, values: kconfigValues(found.text) };
+  const { fatal } = checkConfigValues(config.values, config.source);
   if (fatal.length) {
     const list = fatal.map((n) => `CONFIG_${n.option} (${n.why})`).join('; ');
     throw new MissingConfigError(`kernel config ${found.source} lacks what the guest needs: ${list} (--skip-config-check to boot anyway)`);
   }
-  return found;
+  return config;
 }
 
 /** The options the suites of this run declared, checked while the guest boots (their specs load then anyway). */
-async function checkSuiteConfig(found: FoundConfig, o: RunOptions): Promise<ConfigReport> {
-  const report = checkConfig(found.text, found.source, await suiteSpecs(o.suites));
+async function checkSuiteConfig(config: ParsedConfig, o: RunOptions): Promise<ConfigReport> {
+  const report = checkConfigValues(config.values, config.source, await suiteSpecs(o.suites));
   for (const n of report.suiteLevel) {
     const affects = Array.isArray(n.affects) ? n.affects.join(', ') : n.affects;
     o.progress.info(`config check: CONFIG_${n.option} missing (${n.why}): affects ${affects}`);
@@ -217,7 +222,7 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
     qemuTotal: outcome.timings.exited / 1000,
     total: (performance.now() - t0) / 1000,
   };
-  const kernel: KernelIdentity = { path: kernelPath, sha256: sha256(kernelPath), release: info.version?.split(' ')[0] ?? null, source: o.kernelSource };
+  const kernel: KernelIdentity = { path: kernelPath, sha256: sha256OfFile(kernelPath), release: info.version?.split(' ')[0] ?? null, source: o.kernelSource };
   const configCheck = configReport && {
     source: configReport.source,
     fatal: configReport.fatal.map((n) => n.option),

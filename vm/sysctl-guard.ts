@@ -16,7 +16,12 @@ import { pidAlive } from './process-lines.js';
  */
 export function guardedSysctls(suites: readonly { saveRestore?: string[] }[]): string[] {
   const extra = (process.env.OMAYEXEC_GUARDED_SYSCTLS ?? '').split(':').filter(Boolean);
-  return [...new Set([...suites.flatMap((s) => s.saveRestore ?? []), ...extra])];
+  return [...new Set([...declaredSysctls(suites), ...extra])];
+}
+
+/** The sysctls the suites declared (SuiteNeeds.saveRestore), each once: what the board bundle's script guards too. */
+export function declaredSysctls(suites: readonly { saveRestore?: string[] }[]): string[] {
+  return [...new Set(suites.flatMap((s) => s.saveRestore ?? []))];
 }
 
 export type SavedSysctls = Map<string, string>;

@@ -12,10 +12,10 @@ import {
 import { MOUNT_KINDS, OPEN_PATHS, SYSCTL_VALUES, type CaseParams, type MountKind } from '../../fixtures/dimensions.js';
 import { Batch } from '../../harness/batch.js';
 import { openCall, selftestFlags } from '../../harness/opener.js';
-import { checkSysctlAnswers, runExecProbes, runHelper, sysctlArgs } from '../../harness/helpers.js';
+import { runExecProbes, runPolicyHelper, sysctlArgs } from '../../harness/helpers.js';
 import { defineSuite } from '../../harness/define-suite.js';
 import { startState, sysctlOf } from '../../harness/suite-state.js';
-import { MAYEXEC_SYSCTL, sysctlWriteCalls, withSysctl, withSysctlRestored } from '../../harness/sysctl.js';
+import { MAYEXEC_SYSCTL, sysctlWriteCalls, withSysctl } from '../../harness/sysctl.js';
 import { openOutcome, TargetError, type SysResult, type Target } from '../../harness/target.js';
 import { inFreshWorkMount, SCRIPT_BODY, withWorkMount, withWorkMounts, type WorkMount } from '../../harness/workmount.js';
 
@@ -246,10 +246,9 @@ async function ioUringOutcomes(target: Target): Promise<{ outcomes: string[] } |
   return withWorkMounts(target, opts, async (ms) => {
     const flags = `0x${(O.RDONLY | O.CLOEXEC | O.MAYEXEC).toString(16)}`;
     const args = IO_URING_ROWS.flatMap((r) => [...sysctlArgs(r.sysctl), r.op, flags, ms[kinds.indexOf(`${r.mount}:${r.mode}`)]!.paths[r.object]]);
-    const out = (await withSysctlRestored(target, () => runHelper(target, 'iouring-open', args))).stdout;
+    const out = (await runPolicyHelper(target, 'iouring-open', args)).stdout;
     const setup = /^SETUP (\d+)$/m.exec(out);
     if (setup) return { unavailable: `io_uring_setup -> ${errnoName(Number(setup[1]))}: CONFIG_IO_URING off or kernel.io_uring_disabled set` };
-    checkSysctlAnswers(out);
     const res = out.split('\n').filter((l) => l.startsWith('RES '));
     const outcomes = IO_URING_ROWS.map((_, k) => {
       const v = res[k] === undefined ? NaN : Number(res[k]!.slice(4));

@@ -13,14 +13,14 @@ import type { Call } from '../../harness/executor-protocol.js';
 import { defineSuite } from '../../harness/define-suite.js';
 import type { SuiteContext } from '../../harness/suite.js';
 import { startState, sysctlOf } from '../../harness/suite-state.js';
-import { MAYEXEC_SYSCTL, readSysctl, sysctlWriteCalls, writeSysctl } from '../../harness/sysctl.js';
+import { MAYEXEC_SYSCTL, readSysctl, sysctlReadCalls, sysctlWriteCalls, writeSysctl } from '../../harness/sysctl.js';
 import { openOutcome, TargetError, type SysResult, type Target } from '../../harness/target.js';
 
 const CLONE_NEWUSER = 0x10000000;
 const without = (caps: CapSets, ...drop: number[]): CapSets => ({ ...caps, effective: drop.reduce((e, c) => e & ~capBit(c), caps.effective) });
 
 /** open O_RDONLY, read, close: the value is the read's output. */
-const readCalls = (): Call[] => [calls.open(MAYEXEC_SYSCTL, O.RDONLY | O.CLOEXEC), calls.read({ result: 0 }, 64), calls.close({ result: 0 })];
+const readCalls = (): Call[] => sysctlReadCalls(0);
 
 function valueAt(rs: SysResult[], at: number): string {
   if (!rs[at]!.ok) return `open-${rs[at]!.errno}`;

@@ -9,11 +9,11 @@ import { errnoName } from '../../harness/abi.js';
 import type { Sysctl } from '../../fixtures/dimensions.js';
 import { LONG_NON_ELF, USELIB_ROWS, uselibCaseName, uselibCaseParams, type UselibRow } from '../../fixtures/uselib.js';
 import type { HelperReply } from '../../harness/executor-protocol.js';
-import { checkSysctlAnswers, runHelper, sysctlArgs } from '../../harness/helpers.js';
+import { runPolicyHelper, sysctlArgs } from '../../harness/helpers.js';
 import { releaseVersion } from '../../harness/profiles.js';
 import { defineSuite } from '../../harness/define-suite.js';
 import type { SuiteContext } from '../../harness/suite.js';
-import { MAYEXEC_SYSCTL, withSysctlRestored } from '../../harness/sysctl.js';
+import { MAYEXEC_SYSCTL } from '../../harness/sysctl.js';
 import type { Target } from '../../harness/target.js';
 import { withWorkMounts } from '../../harness/workmount.js';
 
@@ -85,8 +85,7 @@ async function runAll(target: Target, rows: UselibRow[], underPolicy: boolean): 
   return withWorkMounts(target, opts, async (ms) => {
     const each = rowArgs(rows, (r) => ms[keys.indexOf(mountKey(r))]!.paths[r.object]);
     const args = ['--64', MISSING, 'probe', MISSING, ...each, ...(underPolicy ? [...sysctlArgs(POLICY), ...each] : [])];
-    const p = underPolicy ? await withSysctlRestored(target, () => runHelper(target, 'uselib32', args)) : await runHelper(target, 'uselib32', args);
-    checkSysctlAnswers(p.stdout);
+    const p = await runPolicyHelper(target, 'uselib32', args);
     const [native, getpid, missing, ...got] = answers(p.stdout);
     const unavailable = await unavailableWhy(target, p, getpid, missing);
     const pass = (from: number) => rows.map((_, i) => outcome(got[from + i]));
