@@ -39,6 +39,7 @@ export const NR = {
   newfstatat: 262,
   unshare: 272,
   pipe2: 293,
+  finit_module: 313,
   memfd_create: 319,
   execveat: 322,
   openat2: 437,

@@ -54,6 +54,7 @@ export const calls = {
   chmod: (p: string, mode: number): Call => ({ nr: NR.chmod, args: [path(p), int(mode)] }),
   chown: (p: string, uid: number, gid: number): Call => ({ nr: NR.chown, args: [path(p), int(uid), int(gid)] }),
   fchmod: (fd: FdRef, mode: number): Call => ({ nr: NR.fchmod, args: [fdArg(fd), int(mode)] }),
+  finit_module: (fd: FdRef, params = '', flags = 0): Call => ({ nr: NR.finit_module, args: [fdArg(fd), path(params), int(flags)] }),
   mknod: (p: string, mode: number, major = 0, minor = 0): Call => ({ nr: NR.mknod, args: [path(p), int(mode), int(encodeDev(major, minor))] }),
   /** struct stat of x86-64 is 144 bytes; st_mode at 24, st_uid 28, st_gid 32. */
   stat: (p: string, flags = 0): Call => ({ nr: NR.newfstatat, args: [int(AT.FDCWD), path(p), { out: 144 }, int(flags)] }),

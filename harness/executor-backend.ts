@@ -20,6 +20,7 @@ export class ExecutorBackend implements Backend {
     readonly client: ExecutorClient,
     private ready: ReadyInfo,
     private readonly helperDir: string,
+    readonly onDemandModuleDir: string | null = null,
   ) {}
 
   /** The executor replaced after a crash or a kill. */

@@ -96,6 +96,8 @@ class KmsgReader {
 
 export class FfiBackend implements Backend {
   readonly kind = 'ffi' as const;
+  /** The machine's own kernel: the suite loads no modules into it. */
+  readonly onDemandModuleDir = null;
   private readonly kmsg: KmsgReader | null;
 
   /** onKmsg: kernel log lines (warning or worse) logged during each batch. */

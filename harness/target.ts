@@ -25,6 +25,12 @@ export interface Backend {
   helper(req: HelperRequest): Promise<HelperReply>;
   /** Where the helper `name` is, as the target sees it. */
   helperPath(name: string): string;
+  /**
+   * The folder of kernel modules the target loads only when a suite needs
+   * them (SuiteNeeds.modules): VM guests of kernels that ship drivers as
+   * modules. null: the target loads none (direct mode, boards).
+   */
+  readonly onDemandModuleDir: string | null;
   /** Run `fn` in a fresh child process of the target; resolves after the child exited. */
   withChild<T>(fn: (child: Target) => Promise<T>): Promise<T>;
   /** Kernel release and machine as the target's uname says. */
@@ -103,6 +109,26 @@ export class Target {
 
   identity(): Promise<{ release: string; machine: string }> {
     return this.backend.identity();
+  }
+
+  /**
+   * Load the on-demand modules `names` (loop, not loop.ko) that the target
+   * has, all in one round trip. A module the target does not ship is no
+   * error (the driver is built in, or absent: the suite reads which); one
+   * already loaded neither. Any other refusal is the kernel's, and an error.
+   */
+  async loadModules(names: readonly string[]): Promise<void> {
+    const dir = this.backend.onDemandModuleDir;
+    if (!dir || !names.length) return;
+    // open, finit_module, close per module: a failed open makes the other two EBADF, not reported.
+    const batch = names.flatMap((n, i) => [calls.open(`${dir}/${n}.ko`, O.RDONLY | O.CLOEXEC), calls.finit_module({ result: 3 * i }), calls.close({ result: 3 * i })]);
+    const rs = await this.runAll(batch);
+    names.forEach((n, i) => {
+      const [opened, loaded] = [rs[3 * i]!, rs[3 * i + 1]!];
+      if (!opened.ok && opened.errno === 'ENOENT') return;
+      if (!opened.ok) throw new TargetError(`fixture: open module ${n}: ${opened.errno}`);
+      if (!loaded.ok && loaded.errno !== 'EEXIST') throw new TargetError(`fixture: load module ${n}: finit_module: ${loaded.errno}`);
+    });
   }
 
   // --- file operations, from the calls above ---------------------------------

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Parser, type FinalResults } from 'tap-parser';
 import type { RunRecord } from '../vm/record.js';
 import { bundledSuites } from '../vm/run.js';
+import { projectRoot } from '../vm/paths.js';
 import { runCli } from './fixtures/cli.js';
 
 
@@ -20,9 +21,9 @@ const suites = bundledSuites().sort();
 
 interface Boot { status: number | null; stdout: string; stderr: string; record: RunRecord; dir: string; seconds: number }
 
-function boot(args: string[]): Boot {
+function boot(args: string[], env: Record<string, string> = {}): Boot {
   const t0 = performance.now();
-  const r = runCli(['run', '--debian', '6.1', ...args], { timeout: 600_000 });
+  const r = runCli(['run', '--debian', '6.1', ...args], { timeout: 600_000, env });
   const seconds = (performance.now() - t0) / 1000;
   const latest = join(r.resultsDir, 'latest');
   if (!existsSync(join(latest, 'results.json'))) {
@@ -119,4 +120,17 @@ t.test('run --debian 6.1 --expect omayexec-v7 with an omayexec suite: that suite
   t.equal(failed.length, 1, 'one failing case stands for the suite');
   t.match(failed[0]?.id, /profile omayexec-v7 is required \(--expect\) but absent/);
   t.match(b.stdout, /profile omayexec-v7: absent \(required\)/);
+});
+
+// Debian builds the loop driver as a module: /init loads only the channel's
+// modules, and a suite that declares loop (SuiteNeeds.modules) gets it.
+t.test('run --debian 6.1: loop.ko is loaded for the suites that declare it, not at boot', { skip }, async (t) => {
+  const b = boot(['--suite', 'loop-unloaded', '--suite', 'loop-needed'], { OMAYEXEC_EXTRA_SUITES: join(projectRoot, 'test/fixtures/guest-suites') });
+  const r = b.record;
+  t.equal(b.status, 0, `exit 0 (${b.stdout.split('\n')[0]})`);
+  t.same(r.suites.map((s) => [s.id, s.status]), [['loop-unloaded', 'pass'], ['loop-needed', 'pass']], 'both suites pass');
+  t.equal(r.cases.filter((c) => c.status === 'pass').length, 3, 'three passing cases');
+  const console = readFileSync(join(b.dir, 'console.log'), 'utf8');
+  t.notMatch(console, /init: insmod/, 'no module failed to load at boot');
+  t.match(console, /OMX-CONSOLE modules loaded uptime=/, '/init loaded the channel modules');
 });

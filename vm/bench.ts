@@ -99,11 +99,14 @@ function phases(r: RunRecord, wall: number): Sample {
   const add = (k: string, v: unknown) => {
     if (typeof v === 'number') s[k] = v;
   };
+  add('host: process start to QEMU spawn', t.processStartToQemu);
+  if (typeof t.processStartToQemu === 'number' && typeof t.qemuTotal === 'number') add('host: QEMU exit to process exit', wall - t.processStartToQemu - t.qemuTotal);
   add('initramfs', t.initramfs);
   add('initramfs size (MB)', t.initrdMB);
   add('qemuToConsole', t.qemuToConsole);
   add('qemuToInit', t.qemuToInit);
   add('guest: kernel boot to /init', t.guestUptimeAtInit);
+  if (typeof t.guestUptimeModulesLoaded === 'number' && typeof t.guestUptimeAtInit === 'number') add('guest: /init loading modules', t.guestUptimeModulesLoaded - t.guestUptimeAtInit);
   add('QEMU start to executor ready', t.qemuToExecutorReady);
   add('host: suites (all, through the executor)', t.suites);
   add('round trips', t.roundTrips);

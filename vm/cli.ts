@@ -138,6 +138,7 @@ async function runCommand(argv: string[]): Promise<number> {
     const k = fetchDebianKernel(series, (l) => progress.info(l));
     o.kernelPath = k.image;
     o.modules = k.modules;
+    o.onDemandModules = k.onDemandModules;
     o.kernelSource = `debian ${k.package} ${k.version}`;
   } else {
     const series = oneOf('reference series', values.reference ?? '6.1', SERIES);

@@ -21,8 +21,10 @@ export interface DebianKernel {
   version: string;
   image: string;
   config: string;
-  /** Modules the guest loads: the loop driver and virtio-serial (modules in Debian's builds). */
+  /** Modules the guest's /init loads: virtio-serial, the executor's channel (modules in Debian's builds). */
   modules: string[];
+  /** Modules a suite loads when it runs (SuiteNeeds.modules): the loop driver. */
+  onDemandModules: string[];
   release: string;
 }
 
@@ -49,12 +51,10 @@ function candidateVersion(pkg: string): string {
 }
 
 /**
- * Modules the guest loads, in dependency order (the .deb ships no
- * modules.dep; order from `modinfo -F depends`): the loop driver for the
- * block-device rows, then virtio-serial for the executor's channel.
+ * Modules /init loads, in dependency order (the .deb ships no modules.dep;
+ * order from `modinfo -F depends`): virtio-serial for the executor's channel.
  */
-const GUEST_MODULES = [
-  'drivers/block/loop.ko',
+const BOOT_MODULES = [
   'drivers/virtio/virtio_ring.ko',
   'drivers/virtio/virtio.ko',
   'drivers/virtio/virtio_pci_legacy_dev.ko',
@@ -62,6 +62,9 @@ const GUEST_MODULES = [
   'drivers/virtio/virtio_pci.ko',
   'drivers/char/virtio_console.ko',
 ];
+
+/** Modules loaded only for the suites that need them: the loop driver for the policy suite's block-device rows. */
+const ON_DEMAND_MODULES = ['drivers/block/loop.ko'];
 
 function describe(dir: string, pkg: string, version: string): DebianKernel {
   const boot = join(dir, 'boot');
@@ -74,7 +77,8 @@ function describe(dir: string, pkg: string, version: string): DebianKernel {
     version,
     image: join(boot, vmlinuz),
     config: join(boot, `config-${release}`),
-    modules: GUEST_MODULES.map((m) => join(moduleDir, m)).filter((m) => existsSync(m)),
+    modules: BOOT_MODULES.map((m) => join(moduleDir, m)).filter((m) => existsSync(m)),
+    onDemandModules: ON_DEMAND_MODULES.map((m) => join(moduleDir, m)).filter((m) => existsSync(m)),
     release,
   };
 }

@@ -12,6 +12,7 @@ import type { RunConfig } from '../harness/protocol.js';
 import { Runner } from '../harness/runner.js';
 import { Target } from '../harness/target.js';
 import type { FifoChannel } from './fifo-channel.js';
+import { GUEST_ON_DEMAND_MODULES } from './initramfs.js';
 import type { RunningQemu } from './qemu.js';
 
 export interface SessionResult {
@@ -75,7 +76,7 @@ export async function runGuestSession(q: RunningQemu, cfg: RunConfig, out: (line
     const ready = await client.ready(bootTimeoutSec * 1000);
     q.booted();
     result.readyAtMs = performance.now() - startedAt;
-    backend = new ExecutorBackend(client, ready, '/omx/helpers');
+    backend = new ExecutorBackend(client, ready, '/omx/helpers', GUEST_ON_DEMAND_MODULES);
     const b = backend;
     runner = new Runner(new Target(b), cfg, out, {
       describe: { target: 'executor', channel: channel.name },

@@ -125,7 +125,12 @@ export function ensureBaseArchive(log: (l: string) => void = () => {}): BaseArch
 export interface RunArchiveInput {
   /** Kernel modules (.ko, uncompressed) to insmod before the executor starts. */
   modules: string[];
+  /** Kernel modules a suite loads when it runs (SuiteNeeds.modules), as GUEST_ON_DEMAND_MODULES/NAME.ko. */
+  onDemandModules: string[];
 }
+
+/** Where the guest keeps the on-demand modules; /init loads only /omx/modules/*.ko. */
+export const GUEST_ON_DEMAND_MODULES = '/omx/modules/on-demand';
 
 /** The executor and the static helpers, as built by npm run build. */
 function guestEntries(): CpioEntry[] {
@@ -155,6 +160,8 @@ export function writeRunArchive(path: string, input: RunArchiveInput): void {
   input.modules.forEach((m, i) => {
     w.add({ kind: 'file', path: `/omx/modules/${String(i).padStart(2, '0')}-${m.split('/').pop()}`, source: m, mode: 0o644 });
   });
+  if (input.onDemandModules.length) w.add({ kind: 'dir', path: GUEST_ON_DEMAND_MODULES, mode: 0o755 });
+  for (const m of input.onDemandModules) w.add({ kind: 'file', path: `${GUEST_ON_DEMAND_MODULES}/${m.split('/').pop()}`, source: m, mode: 0o644 });
   w.finish();
 }
 

@@ -112,7 +112,17 @@ export interface QemuOutcome {
   signs: (ConsoleSign & { resultLines: number })[];
   accel: 'kvm' | 'tcg';
   /** Milliseconds from QEMU start. */
-  timings: { firstConsole?: number; initReached?: number; exited: number; /** guest clock at /init */ initUptime?: number };
+  timings: {
+    /** ms from this process's start to QEMU's spawn: the host's share before the guest. */
+    spawnedAt?: number;
+    firstConsole?: number;
+    initReached?: number;
+    exited: number;
+    /** guest clock at /init */
+    initUptime?: number;
+    /** guest clock once /init has loaded the kernel's modules */
+    modulesUptime?: number;
+  };
   argv: string[];
 }
 
@@ -196,6 +206,8 @@ export function startQemu(o: QemuOptions): RunningQemu {
       const up = /uptime=([\d.]+)/.exec(line);
       if (up) outcome.timings.initUptime = Number(up[1]);
     }
+    const loaded = line.includes('OMX-CONSOLE modules loaded') ? /uptime=([\d.]+)/.exec(line) : null;
+    if (loaded) outcome.timings.modulesUptime ??= Number(loaded[1]);
     const sign = scanConsoleLine(line);
     if (sign) {
       outcome.signs.push({ ...sign, resultLines: o.resultLineCount() });
@@ -209,6 +221,7 @@ export function startQemu(o: QemuOptions): RunningQemu {
   // QEMU never outlives the CLI: with the CLI killed (even SIGKILL) the
   // kernel sends it SIGKILL (setpriv sets PR_SET_PDEATHSIG, then execs it).
   const [cmd, args] = hasSetpriv() ? ['setpriv', ['--pdeathsig', 'SIGKILL', '--', bin, ...argv]] : [bin, argv];
+  outcome.timings.spawnedAt = Math.round(performance.now());
   const { child, ended } = spawnLines(cmd, args, {
     // console.log: stdout (ttyS0) and stderr as they come, byte for byte.
     onChunk: (chunk, from) => {

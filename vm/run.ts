@@ -29,7 +29,10 @@ export interface RunOptions {
   expect: string[];
   kernelSource: string;
   kernelPath?: string;
+  /** Modules /init loads (the channel's drivers). */
   modules?: string[];
+  /** Modules the suites that need them load (SuiteNeeds.modules). */
+  onDemandModules?: string[];
   direct?: boolean;
   appendExtra?: string;
   qemuExtraArgs?: string[];
@@ -125,7 +128,7 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   const runArchive = join(dir, 'run.cpio');
   let initrd: string;
   try {
-    writeRunArchive(runArchive, { modules: o.modules ?? [] });
+    writeRunArchive(runArchive, { modules: o.modules ?? [], onDemandModules: o.onDemandModules ?? [] });
     initrd = cachedInitrd(base, runArchive).path;
   } catch (e) {
     // Name the file a full disk stopped (writeSync errors carry no path).
@@ -212,6 +215,8 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
     qemuToConsole: ms(outcome.timings.firstConsole),
     qemuToInit: ms(outcome.timings.initReached),
     guestUptimeAtInit: outcome.timings.initUptime ?? null,
+    guestUptimeModulesLoaded: outcome.timings.modulesUptime ?? null,
+    processStartToQemu: ms(outcome.timings.spawnedAt),
     qemuToExecutorReady: session.readyAtMs === null ? null : (session.readyAtMs - (tAssembled - t0)) / 1000,
     guestUptimeAtRunner: stream.startUptime,
     guestUptimeAtEnd: stream.endUptime,

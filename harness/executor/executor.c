@@ -567,15 +567,26 @@ static int drain_into(int fd, struct buf *b)
  * Collects the helper's stdout/stderr until both reach EOF and it is reaped,
  * SIGKILLing it at the deadline. After a kill we give the pipes one more
  * second: a grandchild may still hold them, and we must not hang on it.
+ * A pidfd wakes us when the helper exits: its pipes reach EOF just before it
+ * becomes reapable, and polling waitpid for that gap cost up to a 10 ms
+ * sleep per helper run. Kernels without pidfd_open (before 5.3) fall back to
+ * polling waitpid every millisecond.
  */
 static int wait_helper(pid_t pid, int outr, int errr, uint32_t timeout_ms, struct buf *out, struct buf *err, int *timed_out)
 {
-	struct pollfd p[2] = { { .fd = outr, .events = POLLIN }, { .fd = errr, .events = POLLIN } };
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct pollfd p[3] = {
+		{ .fd = outr, .events = POLLIN },
+		{ .fd = errr, .events = POLLIN },
+		{ .fd = pidfd, .events = POLLIN },
+	};
 	long long deadline = timeout_ms ? now_ms() + timeout_ms : 0, grace = 0;
 	int status = 0, reaped = 0;
 	for (;;) {
-		if (!reaped && waitpid(pid, &status, WNOHANG) == pid)
+		if (!reaped && waitpid(pid, &status, WNOHANG) == pid) {
 			reaped = 1;
+			p[2].fd = -1;
+		}
 		int open_pipes = (p[0].fd >= 0) + (p[1].fd >= 0);
 		if (reaped && !open_pipes)
 			break;
@@ -595,9 +606,9 @@ static int wait_helper(pid_t pid, int outr, int errr, uint32_t timeout_ms, struc
 				break;
 			wait = (int)left;
 		}
-		if (!open_pipes && (wait < 0 || wait > 10))
-			wait = 10; /* pipes closed but not exited yet: poll waitpid */
-		if (poll(p, 2, wait) < 0 && errno != EINTR)
+		if (!open_pipes && pidfd < 0 && (wait < 0 || wait > 1))
+			wait = 1; /* pipes closed, not exited yet, no pidfd: poll waitpid */
+		if (poll(p, 3, wait) < 0 && errno != EINTR)
 			break;
 		for (int i = 0; i < 2; i++)
 			if (p[i].fd >= 0 && p[i].revents && !drain_into(p[i].fd, i ? err : out))
@@ -605,6 +616,8 @@ static int wait_helper(pid_t pid, int outr, int errr, uint32_t timeout_ms, struc
 	}
 	while (!reaped && waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	if (pidfd >= 0)
+		close(pidfd);
 	return status;
 }
 

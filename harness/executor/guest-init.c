@@ -7,7 +7,8 @@
  * busybox script: every command of a script is a fork and an exec, several
  * milliseconds each under software emulation.
  *
- * Console lines the host reads: "OMX-CONSOLE init reached uptime=S" and
+ * Console lines the host reads: "OMX-CONSOLE init reached uptime=S",
+ * "OMX-CONSOLE modules loaded uptime=S" (when there were modules) and
  * "OMX-CONSOLE executor exit=N".
  */
 #include <dirent.h>
@@ -47,7 +48,8 @@ static int is_module(const struct dirent *d)
 	return n > 3 && strcmp(d->d_name + n - 3, ".ko") == 0;
 }
 
-static void load_modules(const char *dir)
+/* Loads every .ko of dir in name order; returns how many there were. */
+static int load_modules(const char *dir)
 {
 	struct dirent **names;
 	int n = scandir(dir, &names, is_module, alphasort);
@@ -63,6 +65,7 @@ static void load_modules(const char *dir)
 	}
 	if (n >= 0)
 		free(names);
+	return n;
 }
 
 /* omx.channel=PATH on the command line forces a channel (tests of the fallback). */
@@ -91,7 +94,12 @@ int guest_init_main(int argc, char **argv)
 	uptime[strcspn(uptime, " ")] = '\0';
 	printf("OMX-CONSOLE init reached uptime=%s\n", uptime);
 	fflush(stdout);
-	load_modules("/omx/modules");
+	if (load_modules("/omx/modules") > 0) {
+		read_line("/proc/uptime", uptime, sizeof uptime);
+		uptime[strcspn(uptime, " ")] = '\0';
+		printf("OMX-CONSOLE modules loaded uptime=%s\n", uptime);
+		fflush(stdout);
+	}
 	char channel[256];
 	channel_from_cmdline(channel, sizeof channel);
 	pid_t supervisor = fork();

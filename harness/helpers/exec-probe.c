@@ -1,20 +1,23 @@
 /*
  * exec-probe: issues execve/execveat calls and reports each errno on stdout.
- * Each call runs in a forked child, so that an exec the kernel wrongly allows
+ * Each call runs in a vfork child, so that an exec the kernel wrongly allows
  * replaces that child and never the suite. One helper process serves a whole
- * batch of probes: starting node's child processes is what costs time in an
- * emulated guest, fork is cheap.
+ * batch of probes. vfork, not fork: the child shares our memory until it
+ * execs or exits, so no page tables are copied and no copy-on-write faults
+ * follow, which under software emulation made a fork cost most of a probe.
+ * The child only dup2s, execs and stores errno where we can read it.
  *
  *   exec-probe PROBE [-- PROBE]...
  *     PROBE = execve PATH
  *           | execveat DIRFD|cwd PATH FLAGS   (FLAGS decimal or 0x hex)
  *
- * For probe i (from 1) it prints "PROBE <i> " followed by the child's first
- * output line: "ERRNO <n>" when the call failed, "RETURNED 0" when execveat
- * returned 0 (AT_EXECVE_CHECK), or whatever the executed target printed.
+ * For probe i (from 1) it prints "PROBE <i> " followed by "ERRNO <n>" when
+ * the call failed, "RETURNED 0" when execveat returned 0 (AT_EXECVE_CHECK),
+ * or the first line the executed target printed ("NO-OUTPUT" if none).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,25 +25,71 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Runs in the child; returns only when no exec happened. */
-static int run_probe(int argc, char **argv)
+struct probe {
+	long nr;
+	int dirfd;
+	const char *path;
+	long flags;
+};
+
+/* The vfork child's verdict, read by the parent once the child is gone. */
+enum { EXECUTED = -1, RETURNED = -2 };
+static volatile int child_result;
+
+static int parse_probe(int argc, char **argv, struct probe *p)
 {
-	char *child_argv[] = { "exec-probe-target", NULL };
-	char *child_envp[] = { "PATH=/bin:/usr/bin", NULL };
+	if (argc == 2 && strcmp(argv[0], "execve") == 0) {
+		*p = (struct probe){ .nr = SYS_execve, .dirfd = -100, .path = argv[1], .flags = 0 };
+		return 0;
+	}
+	if (argc == 4 && strcmp(argv[0], "execveat") == 0) {
+		int dirfd = strcmp(argv[1], "cwd") == 0 ? -100 : atoi(argv[1]);
+		*p = (struct probe){ .nr = SYS_execveat, .dirfd = dirfd, .path = argv[2], .flags = strtol(argv[3], NULL, 0) };
+		return 0;
+	}
+	return -1;
+}
+
+/* In the vfork child: nothing but syscalls and a store to child_result. */
+static void __attribute__((noreturn)) run_probe(const struct probe *p, int out)
+{
+	static char *child_argv[] = { "exec-probe-target", NULL };
+	static char *child_envp[] = { "PATH=/bin:/usr/bin", NULL };
 	long ret;
 
-	if (argc == 2 && strcmp(argv[0], "execve") == 0) {
-		ret = syscall(SYS_execve, argv[1], child_argv, child_envp);
-	} else if (argc == 4 && strcmp(argv[0], "execveat") == 0) {
-		int dirfd = strcmp(argv[1], "cwd") == 0 ? -100 : atoi(argv[1]);
+	child_result = EXECUTED;
+	if (dup2(out, 1) < 0 || dup2(out, 2) < 0)
+		_exit(3);
+	if (p->nr == SYS_execve)
+		ret = syscall(SYS_execve, p->path, child_argv, child_envp);
+	else
+		ret = syscall(SYS_execveat, p->dirfd, p->path, child_argv, child_envp, p->flags);
+	child_result = ret == 0 ? RETURNED : errno;
+	_exit(0);
+}
 
-		ret = syscall(SYS_execveat, dirfd, argv[2], child_argv, child_envp, strtol(argv[3], NULL, 0));
-	} else {
-		printf("USAGE\n");
-		return 2;
-	}
-	printf(ret == 0 ? "RETURNED 0\n" : "ERRNO %d\n", errno);
-	return 0;
+/* The child never returns from here: it execs or _exits inside run_probe. */
+static pid_t start_probe(const struct probe *p, int out)
+{
+	pid_t pid = vfork();
+
+	if (pid == 0)
+		run_probe(p, out);
+	return pid;
+}
+
+/* The start of what the executed target printed (to EOF), first line only. */
+static void read_first_line(int fd, char *buf, size_t size)
+{
+	size_t got = 0;
+	char scratch[256];
+	ssize_t n;
+
+	while ((n = read(fd, got < size - 1 ? buf + got : scratch, got < size - 1 ? size - 1 - got : sizeof(scratch))) > 0)
+		if (got < size - 1)
+			got += n;
+	buf[got] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
 }
 
 int main(int argc, char **argv)
@@ -53,36 +102,34 @@ int main(int argc, char **argv)
 	}
 	while (start < argc) {
 		int end = start, pipefd[2];
+		struct probe p;
 		char buf[256];
-		ssize_t n;
-		pid_t pid;
 
 		while (end < argc && strcmp(argv[end], "--") != 0)
 			end++;
 		index++;
-		if (pipe(pipefd))
+		if (parse_probe(end - start, argv + start, &p)) {
+			printf("PROBE %d USAGE\n", index);
+			start = end + 1;
+			continue;
+		}
+		if (pipe2(pipefd, O_CLOEXEC))
 			return 3;
 		fflush(stdout);
-		pid = fork();
-		if (pid == 0) {
-			close(pipefd[0]);
-			dup2(pipefd[1], 1);
-			dup2(pipefd[1], 2);
-			exit(run_probe(end - start, argv + start));
-		}
+		child_result = EXECUTED;
+		pid_t pid = start_probe(&p, pipefd[1]);
 		close(pipefd[1]);
-		/* Keep the start of what the child prints, drain the rest to EOF. */
-		size_t got = 0;
-		char scratch[256];
-		while ((n = read(pipefd[0], got < sizeof(buf) - 1 ? buf + got : scratch,
-				 got < sizeof(buf) - 1 ? sizeof(buf) - 1 - got : sizeof(scratch))) > 0)
-			if (got < sizeof(buf) - 1)
-				got += n;
-		buf[got] = '\0';
+		if (pid < 0)
+			return 3;
+		read_first_line(pipefd[0], buf, sizeof buf);
 		close(pipefd[0]);
 		waitpid(pid, NULL, 0);
-		buf[strcspn(buf, "\n")] = '\0';
-		printf("PROBE %d %s\n", index, buf[0] ? buf : "NO-OUTPUT");
+		if (child_result == RETURNED)
+			printf("PROBE %d RETURNED 0\n", index);
+		else if (child_result >= 0)
+			printf("PROBE %d ERRNO %d\n", index, child_result);
+		else
+			printf("PROBE %d %s\n", index, buf[0] ? buf : "NO-OUTPUT");
 		start = end + 1;
 	}
 	return 0;

@@ -58,6 +58,7 @@ export default defineSuite(import.meta.url, {
     { option: 'BLK_DEV_LOOP', why: 'block device 7:0 rows open a loop device (without one they expect ENXIO)', moduleOk: true },
   ],
   saveRestore: [MAYEXEC_SYSCTL],
+  modules: ['loop'],
   async run(ctx) {
     const target = ctx.target;
     const start = await startState(target);
