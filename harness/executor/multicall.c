@@ -12,6 +12,7 @@ int exec_probe_main(int argc, char **argv);
 int securebits_probe_main(int argc, char **argv);
 int uselib32_main(int argc, char **argv);
 int iouring_open_main(int argc, char **argv);
+int script_interpreter_main(int argc, char **argv);
 
 static const struct {
 	const char *name;
@@ -22,6 +23,7 @@ static const struct {
 	{ "securebits-probe", securebits_probe_main },
 	{ "uselib32", uselib32_main },
 	{ "iouring-open", iouring_open_main },
+	{ "script-interpreter", script_interpreter_main },
 };
 
 int main(int argc, char **argv)

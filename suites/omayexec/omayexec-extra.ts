@@ -17,7 +17,7 @@ import { defineSuite } from '../../harness/define-suite.js';
 import { startState, sysctlOf } from '../../harness/suite-state.js';
 import { MAYEXEC_SYSCTL, sysctlWriteCalls, withSysctl } from '../../harness/sysctl.js';
 import { openOutcome, TargetError, type SysResult, type Target } from '../../harness/target.js';
-import { inFreshWorkMount, SCRIPT_BODY, withWorkMount, withWorkMounts, type WorkMount } from '../../harness/workmount.js';
+import { inFreshWorkMount, scriptBody, withWorkMount, withWorkMounts, type WorkMount } from '../../harness/workmount.js';
 
 type FreshMount = Omit<WorkMount, 'release'>;
 
@@ -205,7 +205,7 @@ async function classOutcomes(target: Target, caps: CapSets, saved: string): Prom
     b.must('class rows: setup', calls.chmod(m.dir, 0o755));
     const file = (i: number) => `${m.dir}/class-${i}`;
     CLASS_ROWS.forEach((r, i) => {
-      b.must('class rows: setup', ...fileCalls(file(i), SCRIPT_BODY, r.mode));
+      b.must('class rows: setup', ...fileCalls(file(i), scriptBody(target), r.mode));
       b.must('class rows: setup', calls.chown(file(i), r.owner.uid, r.owner.gid), calls.chmod(file(i), r.mode));
       if (r.aclUser !== undefined) {
         const acl = posixAclXattr([
