@@ -7,6 +7,7 @@ import { EXIT } from '../vm/errors.js';
 import { FfiBackend } from './ffi-backend.js';
 import type { RunConfig } from './protocol.js';
 import { Runner } from './runner.js';
+import { preferBundledTap } from './suite.js';
 import { Target } from './target.js';
 
 async function main(): Promise<number> {
@@ -16,6 +17,7 @@ async function main(): Promise<number> {
     return EXIT.badInput;
   }
   const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as RunConfig;
+  preferBundledTap(); // dist/board's runner has tap inside; dist/harness's loads the bundle beside it
   let runner: Runner | null = null;
   const target = new Target(new FfiBackend((lines) => runner?.kernelLog(lines)));
   // Each line is written before the next syscall: kernel signs stay in order.

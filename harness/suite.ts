@@ -6,6 +6,8 @@
 // after the other in one node process; run by hand (`node
 // dist/suites/exec/exec.js`) a suite runs on this machine's kernel through
 // koffi and prints its TAP like a kselftest binary.
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Test, TestOpts } from '@tapjs/test';
 import { decideProfile, type ProbeResult, type ProfileName } from './profiles.js';
 import type { CaseParams } from '../fixtures/dimensions.js';
@@ -144,11 +146,31 @@ export class SuiteContext {
 
 let testClass: typeof Test | null = null;
 
+let bundledTap: string | null = null;
+
 /**
- * tap, loaded when a suite first runs (~0.2 s): a suite's spec, its needs
- * included, can be read without it (the config pre-check, direct mode).
+ * Load tap from its one-file bundle (dist/harness/tap-bundle.js, made by
+ * vm/bundle.ts, as the board runner bundles it) rather than from its ~400
+ * modules: ~35 ms instead of ~120 ms, CPU that a VM run spends while its
+ * emulated guest boots and competes with (the boot measured 0.05-0.4 s
+ * slower). The CLI's runs only: a process that imports tap itself (the
+ * project's tests) must not hold two copies.
+ */
+export function preferBundledTap(): void {
+  const path = fileURLToPath(new URL('./tap-bundle.js', import.meta.url));
+  if (existsSync(path)) bundledTap = pathToFileURL(path).href;
+}
+
+/**
+ * tap, loaded when a suite first runs: a suite's spec, its needs included,
+ * can be read without it (the config pre-check, direct mode).
  */
 export async function tapTest(): Promise<typeof Test> {
+  if (testClass) return testClass;
+  if (bundledTap) {
+    testClass = ((await import(bundledTap)) as { Test: typeof Test }).Test;
+    return testClass;
+  }
   // @tapjs/core first: imported alone, @tapjs/test reaches core's TAP class
   // before its own Test exists (a cycle tap's main module resolves the same way).
   await import('@tapjs/core');

@@ -45,8 +45,15 @@ function floorInitrd(dir: string): string {
   return path;
 }
 
-/** QEMU start to exit for the floor guest, in seconds. */
-function bootFloor(k: KernelUnderBench, initrd: string, dir: string): Promise<number> {
+interface FloorBoot {
+  /** QEMU start to exit. */
+  wall: number;
+  /** QEMU start to the init's console line: compare with a full run's qemuToInit. */
+  toInit: number;
+}
+
+/** The floor guest's boot, in seconds. */
+function bootFloor(k: KernelUnderBench, initrd: string, dir: string): Promise<FloorBoot> {
   const accel = chooseAccel(k.image);
   // The same machine as a full run, channel devices included.
   const channels = offerChannels(dir);
@@ -56,13 +63,18 @@ function bootFloor(k: KernelUnderBench, initrd: string, dir: string): Promise<nu
   }, accel);
   const t0 = performance.now();
   const out: string[] = [];
-  const { child, ended } = spawnLines('qemu-system-x86_64', argv, { stderr: 'inherit', onLine: (l) => out.push(l) });
+  let toInit = NaN;
+  const onLine = (l: string) => {
+    if (Number.isNaN(toInit) && l.includes('init reached')) toInit = (performance.now() - t0) / 1000;
+    out.push(l);
+  };
+  const { child, ended } = spawnLines('qemu-system-x86_64', argv, { stderr: 'inherit', onLine });
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   return ended.then(() => {
     clearTimeout(timer);
     for (const c of channels) c.close();
     if (!out.some((l) => l.includes('init reached'))) throw new Error(`floor guest did not reach /init: ${out.join('\n').slice(-300)}`);
-    return (performance.now() - t0) / 1000;
+    return { wall: (performance.now() - t0) / 1000, toInit };
   });
 }
 
@@ -163,7 +175,7 @@ async function main(): Promise<number> {
   const report: Record<string, unknown> = { date: new Date().toISOString(), runs, accel: null, kernels: {} };
   for (const k of kernels) {
     console.error(`bench ${k.label}: ${runs} pairs (floor, full) + ${coldRuns} cold`);
-    const floors: number[] = [];
+    const floors: FloorBoot[] = [];
     const fulls: Sample[] = [];
     const ratios: number[] = [];
     let verdicts: string[] = [];
@@ -173,10 +185,10 @@ async function main(): Promise<number> {
       const full = await fullRun(k, join(work, `r${i}`));
       floors.push(floor);
       fulls.push(phases(full.record, full.wall));
-      ratios.push(full.wall / floor);
+      ratios.push(full.wall / floor.wall);
       verdicts.push(full.record.verdict);
       report.accel = full.record.qemu?.accel ?? null;
-      console.error(`  pair ${i + 1}: floor ${floor.toFixed(2)} s, full ${full.wall.toFixed(2)} s (${full.record.verdict}), ratio ${(full.wall / floor).toFixed(2)}`);
+      console.error(`  pair ${i + 1}: floor ${floor.wall.toFixed(2)} s, full ${full.wall.toFixed(2)} s (${full.record.verdict}), ratio ${(full.wall / floor.wall).toFixed(2)}`);
     }
     const colds: Sample[] = [];
     for (let i = 0; i < coldRuns; i++) {
@@ -186,7 +198,8 @@ async function main(): Promise<number> {
       console.error(`  cold ${i + 1}: ${cold.wall.toFixed(2)} s`);
     }
     (report.kernels as Record<string, unknown>)[k.label] = {
-      floor: summarize(floors.map((f) => ({ wall: f }))).wall,
+      floor: summarize(floors.map((f) => ({ wall: f.wall }))).wall,
+      floorToInit: summarize(floors.map((f) => ({ toInit: f.toInit }))).toInit,
       full: summarize(fulls),
       ratioFullToFloor: summarize(ratios.map((r) => ({ r }))).r,
       cold: summarize(colds),
@@ -198,11 +211,12 @@ async function main(): Promise<number> {
   mkdirSync(resultsRoot(), { recursive: true });
   const out = join(resultsRoot(), `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
-  for (const [label, r] of Object.entries(report.kernels as Record<string, { floor: { median: number; min: number; max: number }; full: Record<string, { median: number; min: number; max: number }>; ratioFullToFloor: { median: number; min: number; max: number }; cold: Record<string, { median: number; min: number; max: number }> }>)) {
+  for (const [label, r] of Object.entries(report.kernels as Record<string, { floor: { median: number; min: number; max: number }; floorToInit: { median: number; min: number; max: number }; full: Record<string, { median: number; min: number; max: number }>; ratioFullToFloor: { median: number; min: number; max: number }; cold: Record<string, { median: number; min: number; max: number }> }>)) {
     console.log(`\n${label} (accel ${report.accel}, ${runs} runs): median [min–max] seconds`);
     const row = (name: string, v?: { median: number; min: number; max: number }) =>
       v && console.log(`  ${name.padEnd(58)} ${v.median.toFixed(2).padStart(9)}  [${v.min.toFixed(2)}–${v.max.toFixed(2)}]`);
     row('floor (busybox init, reboot)', r.floor);
+    row('floor: QEMU start to /init (compare full: qemuToInit)', r.floorToInit);
     for (const [k, v] of Object.entries(r.full)) row(`full: ${k}`, v);
     row('ratio full/floor (pairwise)', r.ratioFullToFloor);
     for (const [k, v] of Object.entries(r.cold)) if (k === 'wall' || k === 'initramfs') row(`cold base archive: ${k}`, v);

@@ -2,7 +2,7 @@
 // and the helpers) into dist/guest/, the tree copied into the initramfs
 // (/omx), and bundle the ffi runner with tap and every suite into one file
 // for `pack` (dist/board/runner.js: a board runs it with its own node).
-import { build, type Plugin } from 'esbuild';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,22 +47,32 @@ const noReactFormatter: Plugin = {
   },
 };
 
+/** The options both bundles share: node 20 ESM, tap's CommonJS parts through require. */
+const NODE_BUNDLE: BuildOptions = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  banner: { js: banner },
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  plugins: [noReactFormatter],
+};
+
+/** tap's Test class in one file, for the CLI's runs (preferBundledTap in harness/suite.ts). */
+async function bundleTap(): Promise<void> {
+  await build({ ...NODE_BUNDLE, entryPoints: [join(root, 'dist/harness/tap-entry.js')], outfile: join(root, 'dist/harness/tap-bundle.js') });
+}
+
 async function bundleBoardRunner(): Promise<void> {
   await build({
+    ...NODE_BUNDLE,
     entryPoints: [join(root, 'dist/harness/direct-runner.js')],
     outfile: join(board, 'runner.js'),
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
     external: ['koffi'],
-    banner: { js: banner },
     define: { 'process.env.OMX_BUNDLED': '"1"' },
-    minifyWhitespace: true,
-    minifySyntax: true,
-    legalComments: 'none',
-    logLevel: 'warning',
-    plugins: [noReactFormatter],
   });
 }
 
@@ -115,6 +125,7 @@ async function main(): Promise<void> {
   await checkRegistry(suites);
   compileGuest();
   await bundleBoardRunner();
+  await bundleTap();
   writeFileSync(join(board, 'suites.json'), JSON.stringify(suites.map((s) => s.id)) + '\n');
   // What run_omayexec.sh saves before the runner and writes back after it: the suites' own saveRestore lists.
   const index = (await import(join(root, 'dist/suites/index.js'))) as { suiteSpecs(): Promise<{ saveRestore?: string[] }[]> };

@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import { release as hostRelease } from 'node:os';
 import { isFatal } from '../harness/kernel-signs.js';
 import type { RunConfig } from '../harness/protocol.js';
-import { tapTest } from '../harness/suite.js';
+import { preferBundledTap, tapTest } from '../harness/suite.js';
 import { SUITE_IDS, suiteSpecs } from '../suites/index.js';
 import { finishRun } from './finish-run.js';
 import { cachedInitrd, ensureBaseArchive, writeRunArchive } from './initramfs.js';
@@ -178,6 +178,7 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   // Loaded while the guest boots: tap and the suites cost ~0.2 s to load.
+  preferBundledTap();
   const tapLoaded = tapTest();
   const configReport = config && (await checkSuiteConfig(config, o));
   const { runGuestSession } = await import('./guest-session.js');
