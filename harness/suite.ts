@@ -192,7 +192,7 @@ async function gate(spec: SuiteSpec, ctx: SuiteContext): Promise<boolean> {
   }
   const d = decideProfile(spec.profile, ctx.env.profiles, ctx.env.required);
   if (d.run) {
-    await ctx.target.loadModules(spec.modules ?? []);
+    if (spec.modules?.length) await ctx.target.loadModules(spec.modules);
     return true;
   }
   if (d.fail) ctx.t.fail(`profile ${spec.profile} is required (--expect) but absent`, { expected: 'supported', actual: d.evidence, ...quiet });

@@ -120,9 +120,12 @@ function phases(r: RunRecord, wall: number): Sample {
   add('guest: kernel boot to /init', t.guestUptimeAtInit);
   if (typeof t.guestUptimeModulesLoaded === 'number' && typeof t.guestUptimeAtInit === 'number') add('guest: /init loading modules', t.guestUptimeModulesLoaded - t.guestUptimeAtInit);
   add('QEMU start to executor ready', t.qemuToExecutorReady);
+  add('host: tap, suites and config check loaded (while the guest boots)', t.hostLoadWhileBooting);
   add('host: suites (all, through the executor)', t.suites);
   add('round trips', t.roundTrips);
   add('µs per round trip (mean, guest work included)', t.microsPerRoundTrip);
+  add('call batches', t.batches);
+  add('mean batch (calls)', t.meanBatch);
   add('largest batch (calls)', t.maxBatch);
   if (typeof t.guestUptimeAtEnd === 'number' && typeof t.qemuTotal === 'number' && typeof t.qemuToInit === 'number' && typeof t.guestUptimeAtInit === 'number') {
     add('power-off (after sentinel)', t.qemuTotal - t.qemuToInit - (t.guestUptimeAtEnd - t.guestUptimeAtInit));

@@ -177,12 +177,15 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  // Loaded while the guest boots: tap and the suites cost ~0.2 s to load.
+  // Loaded while the guest boots: tap, the suites (the config check reads
+  // their needs) and the session code.
+  const tLoad = performance.now();
   preferBundledTap();
   const tapLoaded = tapTest();
   const configReport = config && (await checkSuiteConfig(config, o));
   const { runGuestSession } = await import('./guest-session.js');
   await tapLoaded;
+  const hostLoadSeconds = (performance.now() - tLoad) / 1000;
   const session = await runGuestSession(q, runConfig(o, suiteTimeoutSec), (l) => {
     lines.push(l);
     pendingRaw += l + '\n';
@@ -222,9 +225,12 @@ export async function runInVm(o: RunOptions): Promise<RunOutcome> {
     guestUptimeAtRunner: stream.startUptime,
     guestUptimeAtEnd: stream.endUptime,
     suites: stream.suiteSeconds,
+    hostLoadWhileBooting: hostLoadSeconds,
     roundTrips: session.roundTrips,
     microsPerRoundTrip: session.microsPerRoundTrip,
     maxBatch: session.batchSizes.length ? Math.max(...session.batchSizes) : null,
+    batches: session.batchSizes.length,
+    meanBatch: session.batchSizes.length ? Math.round((session.batchSizes.reduce((a, b) => a + b, 0) / session.batchSizes.length) * 10) / 10 : null,
     qemuTotal: outcome.timings.exited / 1000,
     total: (performance.now() - t0) / 1000,
   };
