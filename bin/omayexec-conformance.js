@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 const cli = new URL('../dist/vm/cli.js', import.meta.url);
 if (!existsSync(cli)) {
   console.error('omayexec-conformance: not built yet; run `npm ci` (or `npm run build`) in the project first');
-  process.exit(6);
+  process.exit(6); // EXIT.harness (vm/errors.ts), which cannot be imported before the build
 }
 const { main } = await import(cli.href);
 process.exitCode = await main(process.argv.slice(2));

@@ -69,6 +69,12 @@ function mountCalls(dir: string, opts: WorkMountOptions): Call[] {
 
 const releaseCalls = (dir: string): Call[] => [calls.umount2(dir, MNT_DETACH), calls.rmdir(dir)];
 
+/** Unmount and remove a work mount; a failure is a fixture error (a mount would outlive the suite). */
+async function releaseDir(target: Target, dir: string): Promise<void> {
+  const bad = (await target.runAll(releaseCalls(dir))).find((r) => !r.ok);
+  if (bad) throw new Error(`fixture: releasing ${dir} failed: ${bad.errno}`);
+}
+
 /**
  * After a batch that began with mountCalls and objectCalls: throws the
  * fixture error of the first setup call that failed, once what was made is
@@ -104,16 +110,14 @@ function objectCalls(target: Target, paths: Record<ObjectType, string>, opts: Wo
 async function makeCopyMount(target: Target, opts: WorkMountOptions): Promise<WorkMount> {
   const dir = target.uniquePath(WORK_ROOT, 'omx-test-mount-');
   const paths = objectPaths(dir);
-  const release = async () => {
-    await target.runAll(releaseCalls(dir));
-  };
+  const release = () => releaseDir(target, dir);
   const mount = mountCalls(dir, opts);
   await checkSetup(target, dir, await target.runAll(mount), mount.length);
   try {
     await target.copyFile(opts.copyFrom!, paths.regular, opts.mode);
     await target.mustAll('work mount objects', objectCalls(target, paths, opts));
   } catch (e) {
-    await release();
+    await release().catch(() => {}); // the setup error is the one to report
     throw e;
   }
   return { dir, paths, release };
@@ -141,7 +145,7 @@ async function makeWorkMountsAtOnce(target: Target, opts: WorkMountOptions[]): P
     const end = k + 1 < starts.length ? starts[k + 1]! : batch.length;
     await checkSetup(target, dirs[k]!, rs.slice(starts[k], end), end - starts[k]!);
   }
-  return dirs.map((dir) => ({ dir, paths: objectPaths(dir), release: async () => void (await target.runAll(releaseCalls(dir))) }));
+  return dirs.map((dir) => ({ dir, paths: objectPaths(dir), release: () => releaseDir(target, dir) }));
 }
 
 /** A whole work mount's setup (mkdir, mount, objects) for a batch in which it starts at call `at`. */
@@ -172,14 +176,18 @@ export async function inFreshWorkMount(target: Target, opts: Omit<WorkMountOptio
   return rs.slice(setupCalls.length, setupCalls.length + row.length);
 }
 
-/** Run fn with a fresh work mount, always releasing it. */
+/** Run fn with a fresh work mount, always releasing it; a failed release is an error unless fn's own error is on its way. */
 export async function withWorkMount<T>(target: Target, opts: WorkMountOptions, fn: (m: WorkMount) => Promise<T>): Promise<T> {
   const m = await makeWorkMount(target, opts);
+  let result: T;
   try {
-    return await fn(m);
-  } finally {
-    await m.release();
+    result = await fn(m);
+  } catch (e) {
+    await m.release().catch(() => {});
+    throw e;
   }
+  await m.release();
+  return result;
 }
 
 /**

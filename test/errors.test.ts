@@ -23,3 +23,10 @@ t.test('commandFailure: one line per error kind, never a stack', async (t) => {
   ];
   for (const [e, exitCode, line] of cases) t.same(commandFailure(e), { exitCode, line }, line);
 });
+
+t.test('bin/omayexec-conformance.js exits with EXIT.harness when dist/ is not built', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const bin = readFileSync(new URL('../../bin/omayexec-conformance.js', import.meta.url), 'utf8');
+  const m = /process\.exit\((\d+)\)/.exec(bin);
+  t.equal(Number(m?.[1]), EXIT.harness, 'its literal status is the harness one (it cannot import vm/errors.ts before the build)');
+});

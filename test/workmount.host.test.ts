@@ -2,11 +2,12 @@
 // when one of them cannot be made: the mounts before it are released, its
 // directory removed, and the failure is a fixture error. Real mounts on
 // this machine (root), through the ffi target.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import t from 'tap';
 import { FfiBackend } from '../harness/ffi-backend.js';
 import { Target } from '../harness/target.js';
-import { withWorkMounts } from '../harness/workmount.js';
+import { calls } from '../harness/calls.js';
+import { withWorkMount, withWorkMounts } from '../harness/workmount.js';
 
 const skip = process.getuid?.() !== 0 ? 'mounts need root' : false;
 const target = new Target(new FfiBackend());
@@ -35,4 +36,18 @@ t.test('the second mount fails: the first is released, nothing left, a fixture e
   t.notOk(ran, 'the body never ran');
   t.same(leftDirs(), before, 'no work-mount folder left');
   t.same(leftMounts(), [], 'no work mount left');
+});
+
+t.test('withWorkMount: a release that fails is a fixture error, not a silent leftover', { skip }, async (t) => {
+  let dir = '';
+  await t.rejects(
+    withWorkMount(target, { noexec: false, mode: 0o500 }, async (m) => {
+      dir = m.dir;
+      // Unmount it under the fixture and leave a file: umount2 gets EINVAL, rmdir ENOTEMPTY.
+      await target.mustAll('unmount it', [calls.umount2(m.dir, 2), calls.open(`${m.dir}/left`, 0o101, 0o600, true)]);
+    }),
+    /fixture: releasing \/tmp\/omx-test-mount-\S+ failed: EINVAL/,
+  );
+  t.ok(dir, 'the body ran');
+  rmSync(dir, { recursive: true, force: true });
 });

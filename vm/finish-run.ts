@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CaseResult, ParsedRun } from './parse.js';
 import { parseRunnerOutput } from './parse.js';
-import { caseKey, totalsOf, type CaseRecord, type KernelIdentity, type RunArtifacts, type RunRecord, type SuiteRecord } from './record.js';
+import { caseKey, totalsOf, type CaseRecord, type KernelIdentity, type RunArtifacts, type RunRecord, type RunTimings, type SuiteRecord } from './record.js';
 import { writeRunFolder, type CiOutputOptions } from './results.js';
 import type { QemuOutcome } from './qemu.js';
 import { attributeWarnings, decideVerdict, type GuestFate } from './verdict.js';
@@ -21,7 +21,7 @@ export interface ObservedRun {
   expect: string[];
   overrides: Record<string, string>;
   kernel: KernelIdentity;
-  timings: Record<string, number | null>;
+  timings: RunTimings;
   qemu?: QemuOutcome;
   configCheck?: RunRecord['configCheck'];
   /** The executor's channel (VM runs). */

@@ -47,6 +47,40 @@ export interface Totals {
   error: number;
 }
 
+/**
+ * Where a run's time went: seconds unless named otherwise, null where the
+ * run did not get that far. VM runs fill most; direct and ingested runs
+ * only suites and total (`npm run bench` prints them).
+ */
+export interface RunTimings {
+  /** The suites, through the target (from the stream). */
+  suites?: number | null;
+  /** The run command, from its first step to the record. */
+  total?: number | null;
+  /** Direct mode: the runner's exit status. */
+  runnerExit?: number | null;
+  initramfs?: number | null;
+  initrdMB?: number | null;
+  baseArchiveBuilt?: number | null;
+  /** From this process's start. */
+  processStartToQemu?: number | null;
+  qemuToConsole?: number | null;
+  qemuToInit?: number | null;
+  guestUptimeAtInit?: number | null;
+  guestUptimeModulesLoaded?: number | null;
+  qemuToExecutorReady?: number | null;
+  guestUptimeAtRunner?: number | null;
+  guestUptimeAtEnd?: number | null;
+  /** tap, the suites and the config check, loaded while the guest boots. */
+  hostLoadWhileBooting?: number | null;
+  roundTrips?: number | null;
+  microsPerRoundTrip?: number | null;
+  batches?: number | null;
+  meanBatch?: number | null;
+  maxBatch?: number | null;
+  qemuTotal?: number | null;
+}
+
 export interface RunRecord {
   runId: string;
   /** One of the seven verdicts (vm/verdict.ts `Verdict`, keyed by their exit statuses in vm/errors.ts). */
@@ -61,7 +95,7 @@ export interface RunRecord {
   suites: SuiteRecord[];
   /** Every case of the run, suite after suite: the one case list every writer reads. */
   cases: CaseRecord[];
-  timings: Record<string, number | null>;
+  timings: RunTimings;
   qemu?: { accel: string; argv: string[]; exitCode: number | null; signal: string | null; killedFor: string | null };
   consoleSigns: { kind: string; line: string }[];
   /** Non-empty only when a test of the project made expectations wrong on purpose. */
