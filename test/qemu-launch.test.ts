@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HarnessError } from '../vm/errors.js';
-import { startQemu, type QemuOptions } from '../vm/qemu.js';
+import { qemuArgs, startQemu, type QemuOptions } from '../vm/qemu.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omx-fake-qemu-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,9 +16,11 @@ const bin = join(dir, 'bin');
 mkdirSync(bin);
 process.env.PATH = `${bin}:${process.env.PATH ?? ''}`;
 
-function fakeQemu(script: string): void {
+/** `-object help` (the launcher's probe for the memfd RAM backend) prints `objects`, one a line, and exits. */
+function fakeQemu(script: string, objects: string[] = []): void {
   const path = join(bin, 'qemu-system-x86_64');
-  writeFileSync(path, `#!/bin/sh\n${script}\n`);
+  const probe = `if [ "$1 $2" = "-object help" ]; then printf '${objects.map((o) => `${o}\\n`).join('')}'; exit 0; fi`;
+  writeFileSync(path, `#!/bin/sh\n${probe}\n${script}\n`);
   chmodSync(path, 0o755);
 }
 
@@ -74,4 +76,22 @@ t.test('a guest never ready is killed at the boot timeout', async (t) => {
   const out = await q.exited;
   t.equal(out.killedFor, 'boot-timeout');
   t.equal(out.signal, 'SIGKILL');
+});
+
+t.test('guest RAM from a memfd when this QEMU has the backend, its default otherwise', async (t) => {
+  const saved = process.env.OMAYEXEC_CACHE;
+  process.env.OMAYEXEC_CACHE = mkdtempSync(join(dir, 'cache-'));
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.OMAYEXEC_CACHE;
+    else process.env.OMAYEXEC_CACHE = saved;
+  });
+  fakeQemu('exit 0', ['memory-backend-file', 'memory-backend-memfd', 'memory-backend-ram']);
+  const withMemfd = qemuArgs(options('memfd'), 'tcg');
+  t.equal(withMemfd[withMemfd.indexOf('-machine') + 1], 'q35,accel=tcg,memory-backend=omxram');
+  t.ok(withMemfd.includes('memory-backend-memfd,id=omxram,size=512M'), 'the memfd object, as large as -m');
+  t.equal(withMemfd[withMemfd.indexOf('-m') + 1], '512');
+  fakeQemu('exit 0 # an older QEMU', ['memory-backend-file', 'memory-backend-ram']);
+  const without = qemuArgs(options('older'), 'tcg');
+  t.equal(without[without.indexOf('-machine') + 1], 'q35,accel=tcg', 'no memory-backend property');
+  t.notOk(without.includes('-object'), 'no memory backend object');
 });

@@ -144,18 +144,33 @@ function guestCpus(): string {
   return process.env.OMAYEXEC_SMP ?? '1';
 }
 
+/** Whether this QEMU has memory-backend-memfd (5.0 and later, built with memfd), learnt once per binary. */
+function hasMemfdBackend(bin: string): boolean {
+  const probe = () => (/memory-backend-memfd/.test(spawnSync(bin, ['-object', 'help'], { encoding: 'utf8', timeout: 5000 }).stdout ?? '') ? 'yes' : 'no');
+  return programFact('qemu-memfd-backend', bin, probe) === 'yes';
+}
+
+/**
+ * Guest RAM from a memfd, not QEMU's default anonymous memory (which it asks
+ * to back with transparent huge pages): on this project's machines
+ * consecutive boots alternated between two speeds with the default, one ~10%
+ * slower in the guest (Debian 6.1: kernel boot to /init 1.66-1.70 s against
+ * 1.48-1.53 s), and a bench's floor/full pairs fell on opposite sides; with a
+ * memfd the slow mode was gone (1.49-1.61 s). A QEMU without the backend
+ * keeps its default.
+ */
+function ramArgs(arch: KernelArch, memoryMB: number): { machine: string; object: string[] } {
+  if (!hasMemfdBackend(QEMU_BINARY[arch].bin)) return { machine: '', object: [] };
+  return { machine: ',memory-backend=omxram', object: ['-object', `memory-backend-memfd,id=omxram,size=${memoryMB}M`] };
+}
+
 export function qemuArgs(o: QemuOptions, accel: 'kvm' | 'tcg'): string[] {
   assertBootableArch(o.arch);
   const memoryMB = o.memoryMB ?? 512;
+  const ram = ramArgs(o.arch, memoryMB);
   const args = [
-    // Guest RAM from a memfd, not QEMU's default anonymous memory (which it
-    // asks to back with transparent huge pages): on this project's machines
-    // consecutive boots alternated between two speeds with the default, one
-    // ~10% slower in the guest (Debian 6.1: kernel boot to /init 1.66-1.70 s
-    // against 1.48-1.53 s), and a bench's floor/full pairs fell on opposite
-    // sides; with a memfd the slow mode was gone (1.49-1.61 s).
-    '-machine', `q35,accel=${accel},memory-backend=omxram`,
-    '-object', `memory-backend-memfd,id=omxram,size=${memoryMB}M`,
+    '-machine', `q35,accel=${accel}${ram.machine}`,
+    ...ram.object,
     '-cpu', accel === 'kvm' ? 'host' : 'max',
     '-m', String(memoryMB),
     '-smp', guestCpus(),
